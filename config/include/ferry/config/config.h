@@ -1,0 +1,137 @@
+// Configuration of the three roles, parsed once from YAML into plain structs with explicit
+// defaults. Unknown keys, wrong types and out-of-range values are errors that name the file,
+// the key and the line. Services read these structs, never the YAML.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ferry/proto/aead.h"
+
+namespace ferry::config {
+
+// A configuration error: "<file>:<line>: <key>: <what is wrong>".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string &file, int line, const std::string &key, const std::string &what);
+  const std::string &file() const { return file_; }
+  const std::string &key() const { return key_; }
+  int line() const { return line_; }
+
+ private:
+  std::string file_;
+  std::string key_;
+  int line_;
+};
+
+// How a polling loop behaves when it finds no work.
+struct IdlePolicy {
+  enum class Mode { kSpin, kSpinThenYield, kSpinThenSleep };
+  Mode mode = Mode::kSpinThenYield;
+  uint32_t spin_polls = 100;  // empty polls before yielding / sleeping
+  uint32_t sleep_us = 50;     // kSpinThenSleep only
+};
+
+// DPDK EAL arguments.
+struct EalConfig {
+  std::vector<unsigned> lcores{0};   // first one is the main lcore unless main_lcore is set
+  int main_lcore = -1;
+  bool no_huge = false;
+  uint32_t memory_mb = 256;          // -m
+  std::string file_prefix = "ferry";
+  std::vector<std::string> allow;    // PCI addresses (-a)
+  std::vector<std::string> vdevs;    // --vdev arguments
+  std::vector<std::string> extra_args;
+};
+
+struct Endpoint {
+  std::string ip;        // dotted IPv4
+  uint16_t port = 0;     // UDP or TCP port
+  std::string mac;       // optional static MAC (aa:bb:cc:dd:ee:ff); empty: resolve by ARP
+};
+
+struct TransportConfig {
+  enum class Kind { kDpdk, kKernelUdp, kKernelTcp };
+  Kind kind = Kind::kKernelUdp;
+  Endpoint local;
+  Endpoint peer;                 // the data plane's peer is the device node and vice versa
+  std::string port;              // dpdk: PCI address or vdev name of the ethdev
+  uint32_t mtu = 1500;
+  uint16_t rx_desc = 1024, tx_desc = 1024;
+  uint32_t mbufs = 8191, mbuf_cache = 256;
+  uint32_t busy_poll_us = 0;     // kernel-udp: SO_BUSY_POLL (0 = off)
+  uint32_t retransmit_us = 2000; // datagram transports: first retransmit timeout
+  uint32_t max_retransmit_us = 100000;
+  uint32_t window_frames = 256;  // frames in flight before the sender waits
+  uint32_t tx_retries = 8;       // bounded TX retry before a drop is counted
+};
+
+// One guest served by a data plane: its shared-memory region and geometry.
+struct GuestRegion {
+  std::string path;              // hugetlbfs (or /dev/shm) file the data plane creates
+  uint32_t channel = 1;
+  uint16_t n_queues = 1;
+  uint32_t ring_slots = 256;
+  uint32_t chunk_size = 4096;
+  uint32_t n_chunks = 1024;
+  uint64_t dma_base = 0x1000000;
+};
+
+struct DataplaneConfig {
+  std::string file;
+  EalConfig eal;
+  TransportConfig transport;
+  IdlePolicy idle;
+  std::vector<GuestRegion> guests;
+  uint32_t housekeeping_every = 1024;  // loop iterations between housekeeping passes
+  std::string ready_file;              // written once the service serves (lab waits for it)
+};
+
+// One device the device node offers: its id (guests name it in the handshake), PSK and model.
+struct DeviceConfig {
+  uint32_t device_id = 1;
+  std::string psk_file;
+  std::string model = "edu";                 // "edu" or "accel"
+  std::map<std::string, uint64_t> params;    // model parameters (e.g. dma_buffer_size)
+};
+
+struct DeviceNodeConfig {
+  std::string file;
+  EalConfig eal;
+  TransportConfig transport;
+  IdlePolicy idle;
+  std::vector<DeviceConfig> devices;
+  uint32_t replay_window = 1024;
+  uint32_t reply_cache = 256;          // completions remembered per queue for retransmits
+  uint32_t max_sessions = 64;
+  uint32_t housekeeping_every = 1024;
+  std::string ready_file;
+};
+
+struct GuestConfig {
+  std::string file;
+  std::string region_path;
+  uint16_t queue = 0;                  // first queue this process uses
+  uint16_t n_queues = 1;               // queues the session opens (<= the region's)
+  std::string psk_file;
+  uint32_t device_id = 1;
+  proto::Security security = proto::Security::kConfidential;
+  uint8_t key_bytes = 32;
+  uint32_t mmio_timeout_ms = 1000;
+  uint32_t handshake_timeout_ms = 5000;
+  uint32_t replay_window = 1024;
+  IdlePolicy idle{IdlePolicy::Mode::kSpinThenYield, 20, 50};
+};
+
+// Each throws ConfigError on any problem (missing file included).
+DataplaneConfig load_dataplane(const std::string &path);
+DeviceNodeConfig load_device_node(const std::string &path);
+GuestConfig load_guest(const std::string &path);
+
+// Parses a MAC address "aa:bb:cc:dd:ee:ff"; false if malformed.
+bool parse_mac(const std::string &s, uint8_t out[6]);
+
+}  // namespace ferry::config
