@@ -37,33 +37,33 @@ struct IdlePolicy {
 
 // DPDK EAL arguments.
 struct EalConfig {
-  std::vector<unsigned> lcores{0};   // first one is the main lcore unless main_lcore is set
+  std::vector<unsigned> lcores{0};  // first one is the main lcore unless main_lcore is set
   int main_lcore = -1;
   bool no_huge = false;
-  uint32_t memory_mb = 256;          // -m
+  uint32_t memory_mb = 256;  // -m
   std::string file_prefix = "ferry";
-  std::vector<std::string> allow;    // PCI addresses (-a)
-  std::vector<std::string> vdevs;    // --vdev arguments
+  std::vector<std::string> allow;  // PCI addresses (-a)
+  std::vector<std::string> vdevs;  // --vdev arguments
   std::vector<std::string> extra_args;
 };
 
 struct Endpoint {
-  std::string ip;        // dotted IPv4
-  uint16_t port = 0;     // UDP or TCP port
-  std::string mac;       // optional static MAC (aa:bb:cc:dd:ee:ff); empty: resolve by ARP
+  std::string ip;     // dotted IPv4
+  uint16_t port = 0;  // UDP or TCP port
+  std::string mac;    // optional static MAC (aa:bb:cc:dd:ee:ff); empty: resolve by ARP
 };
 
 struct TransportConfig {
   enum class Kind { kDpdk, kKernelUdp, kKernelTcp };
   Kind kind = Kind::kKernelUdp;
   Endpoint local;
-  Endpoint peer;                 // the data plane's peer is the device node and vice versa
-  std::string port;              // dpdk: PCI address or vdev name of the ethdev
+  Endpoint peer;     // the data plane's peer is the device node and vice versa
+  std::string port;  // dpdk: PCI address or vdev name of the ethdev
   uint32_t mtu = 1500;
   uint16_t rx_desc = 1024, tx_desc = 1024;
   uint32_t mbufs = 8191, mbuf_cache = 256;
-  uint32_t busy_poll_us = 0;     // kernel-udp: SO_BUSY_POLL (0 = off)
-  uint32_t retransmit_us = 2000; // datagram transports: first retransmit timeout
+  uint32_t busy_poll_us = 0;      // kernel-udp: SO_BUSY_POLL (0 = off)
+  uint32_t retransmit_us = 2000;  // datagram transports: first retransmit timeout
   uint32_t max_retransmit_us = 100000;
   uint32_t window_frames = 256;  // frames in flight before the sender waits
   uint32_t tx_retries = 8;       // bounded TX retry before a drop is counted
@@ -71,7 +71,7 @@ struct TransportConfig {
 
 // One guest served by a data plane: its shared-memory region and geometry.
 struct GuestRegion {
-  std::string path;              // hugetlbfs (or /dev/shm) file the data plane creates
+  std::string path;  // hugetlbfs (or /dev/shm) file the data plane creates
   uint32_t channel = 1;
   uint16_t n_queues = 1;
   uint32_t ring_slots = 256;
@@ -94,8 +94,8 @@ struct DataplaneConfig {
 struct DeviceConfig {
   uint32_t device_id = 1;
   std::string psk_file;
-  std::string model = "edu";                 // "edu" or "accel"
-  std::map<std::string, uint64_t> params;    // model parameters (e.g. dma_buffer_size)
+  std::string model = "edu";               // "edu" or "accel"
+  std::map<std::string, uint64_t> params;  // model parameters (e.g. dma_buffer_size)
 };
 
 struct DeviceNodeConfig {
@@ -105,7 +105,7 @@ struct DeviceNodeConfig {
   IdlePolicy idle;
   std::vector<DeviceConfig> devices;
   uint32_t replay_window = 1024;
-  uint32_t reply_cache = 256;          // completions remembered per queue for retransmits
+  uint32_t reply_cache = 256;  // completions remembered per queue for retransmits
   uint32_t max_sessions = 64;
   uint32_t housekeeping_every = 1024;
   std::string ready_file;
@@ -114,8 +114,8 @@ struct DeviceNodeConfig {
 struct GuestConfig {
   std::string file;
   std::string region_path;
-  uint16_t queue = 0;                  // first queue this process uses
-  uint16_t n_queues = 1;               // queues the session opens (<= the region's)
+  uint16_t queue = 0;     // first queue this process uses
+  uint16_t n_queues = 1;  // queues the session opens (<= the region's)
   std::string psk_file;
   uint32_t device_id = 1;
   proto::Security security = proto::Security::kConfidential;

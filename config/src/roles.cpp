@@ -1,0 +1,130 @@
+// The three role loaders: which keys each role's file has, their ranges and cross-checks.
+#include <set>
+
+#include "yaml_reader.h"
+
+namespace ferry::config {
+
+using detail::MapReader;
+
+namespace {
+
+bool power_of_two(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+void read_guest_region(const MapReader &m, GuestRegion &g) {
+  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base"});
+  m.require("path");
+  m.get("path", g.path);
+  m.get_uint("channel", g.channel, 1, 0xffffffffu);
+  m.get_uint("queues", g.n_queues, 1, 64);
+  m.get_uint("ring_slots", g.ring_slots, 8, 1u << 16);
+  if (!power_of_two(g.ring_slots)) m.fail("ring_slots", "must be a power of two");
+  m.get_uint("chunk_size", g.chunk_size, 64, 65536);
+  if (g.chunk_size % 64 != 0) m.fail("chunk_size", "must be a multiple of 64");
+  m.get_uint("chunks", g.n_chunks, 1, 1u << 20);
+  m.get_u64("dma_base", g.dma_base, 0, (1ull << 48));
+  if (g.dma_base % g.chunk_size != 0) m.fail("dma_base", "must be a multiple of chunk_size");
+}
+
+}  // namespace
+
+DataplaneConfig load_dataplane(const std::string &path) {
+  DataplaneConfig c;
+  c.file = path;
+  MapReader root = detail::load_root(path);
+  root.only({"eal", "transport", "idle", "guests", "housekeeping_every", "ready_file"});
+  detail::read_eal(root.child("eal"), c.eal);
+  detail::read_transport(root.child("transport"), c.transport);
+  detail::read_idle(root.child("idle"), c.idle);
+  root.require("guests");
+  std::set<uint32_t> channels;
+  for (const MapReader &g : root.list_of_maps("guests")) {
+    GuestRegion r;
+    read_guest_region(g, r);
+    if (!channels.insert(r.channel).second)
+      g.fail("channel", "channel " + std::to_string(r.channel) + " is used twice");
+    c.guests.push_back(r);
+  }
+  if (c.guests.empty()) root.fail("guests", "must list at least one guest");
+  root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
+  root.get("ready_file", c.ready_file);
+  return c;
+}
+
+DeviceNodeConfig load_device_node(const std::string &path) {
+  DeviceNodeConfig c;
+  c.file = path;
+  MapReader root = detail::load_root(path);
+  root.only({"eal", "transport", "idle", "devices", "replay_window", "reply_cache", "max_sessions",
+             "housekeeping_every", "ready_file"});
+  detail::read_eal(root.child("eal"), c.eal);
+  detail::read_transport(root.child("transport"), c.transport);
+  detail::read_idle(root.child("idle"), c.idle);
+  root.require("devices");
+  std::set<uint32_t> ids;
+  for (const MapReader &d : root.list_of_maps("devices")) {
+    DeviceConfig dev;
+    d.only({"id", "psk_file", "model", "params"});
+    d.require("psk_file");
+    d.get_uint("id", dev.device_id, 1, 0xffffffffu);
+    if (!ids.insert(dev.device_id).second)
+      d.fail("id", "device id " + std::to_string(dev.device_id) + " is used twice");
+    d.get("psk_file", dev.psk_file);
+    int model = 0;
+    d.get_choice("model", model, {"edu", "accel"});
+    dev.model = model == 0 ? "edu" : "accel";
+    // Model parameters are unsigned integers; each model checks the ones it uses.
+    MapReader params = d.child("params");
+    params.only({"dma_buffer_size", "factorial_delay_us", "ring_entries", "irq_coalesce_count",
+                 "irq_coalesce_us", "dma_max_piece"});
+    for (const char *key : {"dma_buffer_size", "factorial_delay_us", "ring_entries",
+                            "irq_coalesce_count", "irq_coalesce_us", "dma_max_piece"}) {
+      if (params.has(key)) {
+        uint64_t v = 0;
+        params.get_u64(key, v, 0, 1ull << 32);
+        dev.params[key] = v;
+      }
+    }
+    c.devices.push_back(dev);
+  }
+  if (c.devices.empty()) root.fail("devices", "must list at least one device");
+  root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
+  root.get_uint("reply_cache", c.reply_cache, 1, 1u << 16);
+  root.get_uint("max_sessions", c.max_sessions, 1, 4096);
+  root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
+  root.get("ready_file", c.ready_file);
+  return c;
+}
+
+GuestConfig load_guest(const std::string &path) {
+  GuestConfig c;
+  c.file = path;
+  MapReader root = detail::load_root(path);
+  root.only({"region", "queue", "queues", "psk_file", "device_id", "security", "key_bits",
+             "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle"});
+  root.require("region");
+  root.require("psk_file");
+  root.get("region", c.region_path);
+  root.get_uint("queues", c.n_queues, 1, 64);
+  root.get_uint("queue", c.queue, 0, 63);
+  if (c.queue >= c.n_queues)
+    root.fail("queue", "must be below queues (" + std::to_string(c.n_queues) + ")");
+  root.get("psk_file", c.psk_file);
+  root.get_uint("device_id", c.device_id, 1, 0xffffffffu);
+  int sec = static_cast<int>(c.security);
+  root.get_choice("security", sec, {"none", "integrity", "confidential"});
+  c.security = static_cast<proto::Security>(sec);
+  unsigned bits = c.key_bytes * 8u;
+  root.get_uint("key_bits", bits, 128, 256);
+  if (bits != 128 && bits != 256) root.fail("key_bits", "must be 128 or 256");
+  c.key_bytes = static_cast<uint8_t>(bits / 8);
+  root.get_uint("mmio_timeout_ms", c.mmio_timeout_ms, 1, 600000);
+  root.get_uint("handshake_timeout_ms", c.handshake_timeout_ms, 1, 600000);
+  root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
+  detail::read_idle(root.child("idle"), c.idle);
+  return c;
+}
+
+}  // namespace ferry::config

@@ -1,0 +1,232 @@
+// Every configuration error names the file, the key and the line; valid files parse into the
+// structs with their defaults.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "ferry/config/config.h"
+
+namespace ferry::config {
+namespace {
+
+class TempYaml {
+ public:
+  explicit TempYaml(const std::string &text) {
+    char tmpl[] = "/tmp/ferry-config-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+    EXPECT_GE(fd, 0);
+    close(fd);
+    path_ = tmpl;
+    std::ofstream(path_) << text;
+  }
+  ~TempYaml() { std::remove(path_.c_str()); }
+  const std::string &path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+template <typename F>
+ConfigError expect_error(F load) {
+  try {
+    load();
+  } catch (const ConfigError &e) {
+    return e;
+  }
+  ADD_FAILURE() << "no ConfigError thrown";
+  return ConfigError("", 0, "", "");
+}
+
+const char *kGuest =
+    "region: /dev/hugepages/ferry-guest1\n"
+    "psk_file: /tmp/psk\n"
+    "queues: 2\n"
+    "security: integrity\n"
+    "key_bits: 128\n"
+    "mmio_timeout_ms: 250\n"
+    "idle:\n"
+    "  mode: spin-then-sleep\n"
+    "  spin_polls: 7\n";
+
+TEST(GuestConfig, valid_file_parses_with_defaults_for_missing_keys) {
+  TempYaml y(kGuest);
+  GuestConfig c = load_guest(y.path());
+  EXPECT_EQ(c.region_path, "/dev/hugepages/ferry-guest1");
+  EXPECT_EQ(c.n_queues, 2);
+  EXPECT_EQ(c.queue, 0);
+  EXPECT_EQ(c.security, proto::Security::kIntegrity);
+  EXPECT_EQ(c.key_bytes, 16);
+  EXPECT_EQ(c.mmio_timeout_ms, 250u);
+  EXPECT_EQ(c.handshake_timeout_ms, 5000u);
+  EXPECT_EQ(c.idle.mode, IdlePolicy::Mode::kSpinThenSleep);
+  EXPECT_EQ(c.idle.spin_polls, 7u);
+  EXPECT_EQ(c.device_id, 1u);
+}
+
+TEST(GuestConfig, unknown_key_names_file_key_and_line) {
+  TempYaml y(std::string(kGuest) + "colour: blue\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.file(), y.path());
+  EXPECT_EQ(e.key(), "colour");
+  EXPECT_EQ(e.line(), 10);
+  EXPECT_NE(std::string(e.what()).find("unknown key"), std::string::npos) << e.what();
+}
+
+TEST(GuestConfig, nested_unknown_key_names_its_path) {
+  TempYaml y(std::string(kGuest) + "  bogus: 1\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.key(), "idle.bogus");
+  EXPECT_EQ(e.line(), 10);
+}
+
+TEST(GuestConfig, out_of_range_value_names_the_allowed_range) {
+  TempYaml y("region: r\npsk_file: p\nmmio_timeout_ms: 0\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.key(), "mmio_timeout_ms");
+  EXPECT_EQ(e.line(), 3);
+  EXPECT_NE(std::string(e.what()).find("[1, 600000]"), std::string::npos) << e.what();
+}
+
+TEST(GuestConfig, wrong_type_is_an_error) {
+  TempYaml y("region: r\npsk_file: p\nqueues: many\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.key(), "queues");
+  EXPECT_NE(std::string(e.what()).find("unsigned integer"), std::string::npos);
+}
+
+TEST(GuestConfig, negative_number_is_not_wrapped_into_a_huge_one) {
+  TempYaml y("region: r\npsk_file: p\nreplay_window: -1\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.key(), "replay_window");
+}
+
+TEST(GuestConfig, bad_enum_value_lists_the_choices) {
+  TempYaml y("region: r\npsk_file: p\nsecurity: secret\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_NE(std::string(e.what()).find("none, integrity, confidential"), std::string::npos);
+}
+
+TEST(GuestConfig, missing_required_key_is_named) {
+  TempYaml y("psk_file: p\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.key(), "region");
+}
+
+TEST(GuestConfig, missing_file_names_the_file) {
+  ConfigError e = expect_error([] { load_guest("/nonexistent/ferry/guest.yaml"); });
+  EXPECT_EQ(e.file(), "/nonexistent/ferry/guest.yaml");
+  EXPECT_NE(std::string(e.what()).find("cannot open"), std::string::npos);
+}
+
+TEST(GuestConfig, invalid_yaml_names_the_line) {
+  TempYaml y("region: r\npsk_file: [unclosed\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_GE(e.line(), 2);
+  EXPECT_NE(std::string(e.what()).find("not valid YAML"), std::string::npos);
+}
+
+const char *kDataplane =
+    "eal:\n"
+    "  lcores: [1]\n"
+    "  no_huge: true\n"
+    "  file_prefix: ferry-dp\n"
+    "  vdevs: ['net_af_packet0,iface=ferry-cvm0']\n"
+    "transport:\n"
+    "  kind: dpdk\n"
+    "  port: net_af_packet0\n"
+    "  local: {ip: 198.18.0.1, port: 7000}\n"
+    "  peer: {ip: 198.18.0.2, port: 7000, mac: 02:00:00:00:00:02}\n"
+    "guests:\n"
+    "  - path: /dev/hugepages/g1\n"
+    "    channel: 1\n"
+    "    queues: 4\n";
+
+TEST(DataplaneConfig, valid_file_parses) {
+  TempYaml y(kDataplane);
+  DataplaneConfig c = load_dataplane(y.path());
+  EXPECT_EQ(c.transport.kind, TransportConfig::Kind::kDpdk);
+  EXPECT_EQ(c.transport.port, "net_af_packet0");
+  EXPECT_EQ(c.transport.peer.mac, "02:00:00:00:00:02");
+  EXPECT_EQ(c.transport.local.port, 7000);
+  ASSERT_EQ(c.guests.size(), 1u);
+  EXPECT_EQ(c.guests[0].n_queues, 4);
+  EXPECT_TRUE(c.eal.no_huge);
+  EXPECT_EQ(c.eal.lcores, std::vector<unsigned>{1});
+}
+
+TEST(DataplaneConfig, bad_pci_address_is_named) {
+  std::string text = kDataplane;
+  text.insert(text.find("transport:"), "  allow: ['0000:zz:00.0']\n");
+  TempYaml y2(text);
+  ConfigError e = expect_error([&] { load_dataplane(y2.path()); });
+  EXPECT_EQ(e.key(), "eal.allow");
+  EXPECT_EQ(e.line(), 6);
+  EXPECT_NE(std::string(e.what()).find("PCI address"), std::string::npos);
+}
+
+TEST(DataplaneConfig, bad_ip_and_mac_are_named) {
+  std::string text = kDataplane;
+  text.replace(text.find("198.18.0.2"), 10, "198.18.0.300");
+  TempYaml y(text);
+  ConfigError e = expect_error([&] { load_dataplane(y.path()); });
+  EXPECT_EQ(e.key(), "transport.peer.ip");
+
+  text = kDataplane;
+  text.replace(text.find("02:00:00:00:00:02"), 17, "02:00:00:00:00:zz");
+  TempYaml y2(text);
+  e = expect_error([&] { load_dataplane(y2.path()); });
+  EXPECT_EQ(e.key(), "transport.peer.mac");
+}
+
+TEST(DataplaneConfig, ring_slots_must_be_a_power_of_two) {
+  TempYaml y(std::string(kDataplane) + "    ring_slots: 100\n");
+  ConfigError e = expect_error([&] { load_dataplane(y.path()); });
+  EXPECT_EQ(e.key(), "guests[0].ring_slots");
+  EXPECT_EQ(e.line(), 15);
+}
+
+TEST(DataplaneConfig, duplicate_channel_is_refused) {
+  TempYaml y(std::string(kDataplane) + "  - path: /dev/hugepages/g2\n    channel: 1\n");
+  ConfigError e = expect_error([&] { load_dataplane(y.path()); });
+  EXPECT_EQ(e.key(), "guests[1].channel");
+}
+
+TEST(DataplaneConfig, dpdk_without_port_is_refused) {
+  std::string text = kDataplane;
+  text.erase(text.find("  port: net_af_packet0\n"), 23);
+  TempYaml y(text);
+  ConfigError e = expect_error([&] { load_dataplane(y.path()); });
+  EXPECT_EQ(e.key(), "transport.port");
+}
+
+TEST(DeviceNodeConfig, devices_and_model_params_parse) {
+  TempYaml y(
+      "transport: {kind: kernel-tcp, local: {ip: 198.18.0.2, port: 7000}}\n"
+      "devices:\n"
+      "  - id: 3\n"
+      "    psk_file: /etc/ferry/psk\n"
+      "    model: accel\n"
+      "    params: {ring_entries: 64}\n");
+  DeviceNodeConfig c = load_device_node(y.path());
+  ASSERT_EQ(c.devices.size(), 1u);
+  EXPECT_EQ(c.devices[0].device_id, 3u);
+  EXPECT_EQ(c.devices[0].model, "accel");
+  EXPECT_EQ(c.devices[0].params.at("ring_entries"), 64u);
+  EXPECT_EQ(c.transport.kind, TransportConfig::Kind::kKernelTcp);
+}
+
+TEST(DeviceNodeConfig, unknown_model_param_is_named) {
+  TempYaml y(
+      "devices:\n"
+      "  - psk_file: /etc/ferry/psk\n"
+      "    params:\n"
+      "      warp_speed: 9\n");
+  ConfigError e = expect_error([&] { load_device_node(y.path()); });
+  EXPECT_EQ(e.key(), "devices[0].params.warp_speed");
+  EXPECT_EQ(e.line(), 4);
+}
+
+}  // namespace
+}  // namespace ferry::config
