@@ -1,0 +1,155 @@
+// The poll-mode engine: moves records between the protocol logic above it (host relay or
+// device node core) and one transport below it. Records are packed into frames (several per
+// frame when they wait together, flushed at the end of every poll iteration); datagram
+// transports get sequence numbers, cumulative acks, retransmission and in-order, exactly-once
+// delivery (reliable_tx.h, reliable_rx.h). One Engine runs on one lcore, run to completion.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "ferry/config/config.h"
+#include "ferry/engine/counters.h"
+#include "ferry/engine/transport.h"
+#include "ferry/proto/frame.h"
+#include "ferry/proto/record_sink.h"
+
+namespace ferry::engine {
+
+class FramePacker;
+class TxWindow;
+class RxWindow;
+
+// Named values an application publishes through telemetry (see RecordHandler::collect_stats).
+class StatsWriter {
+ public:
+  virtual ~StatsWriter() = default;
+  // `name` must outlive the engine (a string literal).
+  virtual void put(const char *name, uint64_t value) = 0;
+};
+
+// What sits above the engine. All calls come from the engine's polling thread.
+class RecordHandler {
+ public:
+  virtual ~RecordHandler() = default;
+  // One record from the peer, in the order the peer emitted it. False: cannot take it now
+  // (backpressure); the engine offers the same record again later and nothing after it first.
+  virtual bool on_record(proto::RecordSink &out, const proto::RecordView &rec) = 0;
+  // Looks for local work (submission rings, the device model) and emits records. Returns the
+  // amount of work done; 0 means idle.
+  virtual int poll(proto::RecordSink &out, uint64_t now_ns) = 0;
+  // The link lost records in flight (peer restarted, TCP connection replaced).
+  virtual void on_link_reset() {}
+  // Called every housekeeping pass (timers, heartbeats).
+  virtual void housekeeping(uint64_t now_ns) { (void)now_ns; }
+  // Publishes the application's own counters; called at housekeeping, not from telemetry.
+  virtual void collect_stats(StatsWriter &w) { (void)w; }
+};
+
+struct EngineOptions {
+  uint32_t window_frames = 256;
+  uint32_t retransmit_us = 2000;
+  uint32_t max_retransmit_us = 100000;
+  uint32_t housekeeping_every = 1024;
+  config::IdlePolicy idle{};
+  uint32_t drain_ms = 200;  // on shutdown: how long to wait for frames in flight to be acked
+  static EngineOptions from(const config::TransportConfig &t, const config::IdlePolicy &idle,
+                            uint32_t housekeeping_every);
+};
+
+struct EngineCounters {
+  Counter iterations, busy_iterations;
+  Counter records_tx, records_rx, descriptors_tx, descriptors_rx;
+  Counter frames_tx, frames_rx;  // data frames (first transmissions) and frames received
+  Counter bytes_rx;
+  Counter ack_frames_tx, ack_frames_rx;
+  Counter retransmits;       // frames sent again
+  Counter timeouts;          // retransmit timer expiries
+  Counter duplicates;        // frames received again (already delivered or buffered)
+  Counter out_of_window;     // frames too far ahead to buffer
+  Counter malformed;         // frames the FrameReader refused
+  Counter backpressure;      // times the handler refused a record
+  Counter window_full;       // emits refused because every frame slot was in flight
+  Counter oversize_records;  // records larger than an empty frame: dropped and counted
+  Counter peer_restarts;     // new peer epoch with kFrameReset seen
+  Counter link_resets;       // in-flight frames discarded (peer restart or TCP reconnect)
+  Counter frames_discarded;  // frames dropped by those resets
+  LatencyHistogram rtt;      // send -> cumulative ack of first transmissions (datagram only)
+};
+
+// Per-channel record counts (a small fixed table; channels beyond it share the last entry).
+struct ChannelCounters {
+  static constexpr int kMax = 32;
+  struct Entry {
+    std::atomic<uint32_t> channel{0};
+    Counter records_tx, records_rx, bytes_tx, bytes_rx;
+  };
+  std::array<Entry, kMax> entries;
+  std::atomic<int> used{0};
+  Entry &lookup(uint32_t channel);
+};
+
+class Engine {
+ public:
+  // The engine owns the transport; the handler outlives the engine.
+  Engine(std::unique_ptr<Transport> transport, RecordHandler &handler, const EngineOptions &opt);
+  ~Engine();
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  // One poll iteration: receive, deliver, poll the handler, retransmit, flush. Returns the work
+  // done (0 = idle).
+  int run_once(uint64_t now_ns);
+  // One housekeeping pass (transport upkeep, handler timers, stats snapshot).
+  void housekeeping(uint64_t now_ns);
+  // Polls until `stop` is set, applying the idle policy and housekeeping; then stops polling
+  // the handler for new work and drains frames in flight for up to drain_ms.
+  void run(const std::atomic<bool> &stop);
+
+  // The sink records go to (for tests and for handlers that emit outside poll()).
+  proto::RecordSink &sink();
+  Transport &transport() { return *transport_; }
+  const EngineCounters &counters() const { return counters_; }
+  const ChannelCounters &channels() const { return channels_; }
+  uint32_t epoch() const { return epoch_; }
+  // Frames sent but not yet acknowledged (always 0 on reliable transports).
+  uint32_t in_flight() const;
+  // Snapshot of the handler's collect_stats() values, for telemetry.
+  struct AppStat {
+    const char *name = nullptr;
+    Counter value;
+  };
+  static constexpr int kMaxAppStats = 48;
+  const std::array<AppStat, kMaxAppStats> &app_stats() const { return app_stats_; }
+  int app_stats_used() const { return app_stats_used_.load(std::memory_order_acquire); }
+
+ private:
+  friend class FramePacker;
+  void process_frame(std::span<const uint8_t> frame, uint64_t now_ns);
+  void handle_epoch(const proto::FrameHeader &h);
+  void reset_link(bool restart_tx_stream);
+  int flush(uint64_t now_ns);
+  void send_ack_only();
+
+  std::unique_ptr<Transport> transport_;
+  RecordHandler &handler_;
+  EngineOptions opt_;
+  bool datagram_;
+  uint32_t epoch_;           // our random start id (also identifies our current tx stream)
+  uint32_t peer_epoch_ = 0;  // 0 until the peer is heard from
+  bool fresh_ = true;        // we started and nothing of ours was acked yet: flag kFrameReset
+  bool ack_owed_ = false;
+  bool draining_ = false;  // shutting down: the handler is not polled for new work
+  uint64_t link_gen_ = 0;
+  std::unique_ptr<TxWindow> tx_;
+  std::unique_ptr<RxWindow> rx_;
+  std::unique_ptr<FramePacker> packer_;
+  alignas(8) uint8_t ack_buf_[sizeof(proto::FrameHeader)];
+  EngineCounters counters_;
+  ChannelCounters channels_;
+  std::array<AppStat, kMaxAppStats> app_stats_{};
+  std::atomic<int> app_stats_used_{0};
+};
+
+}  // namespace ferry::engine
