@@ -1,0 +1,260 @@
+// Per-session request path: authenticate, order, execute once, answer, cache the answer.
+#include "session.h"
+
+#include <cstring>
+
+namespace ferry::device {
+
+using proto::Descriptor;
+using proto::Dir;
+using proto::Kind;
+using proto::Status;
+
+namespace {
+bool valid_size(unsigned size) {
+  return size == 1 || size == 2 || size == 4 || size == 8;
+}
+uint64_t size_mask(unsigned size) {
+  return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+constexpr size_t kDescriptorWire = Outbox::kEntryHeader + proto::kDescriptorSize;
+}  // namespace
+
+Session::Session(proto::Aead &aead, const proto::SessionSecrets &secrets, const SessionSetup &setup,
+                 proto::RecordSink &peer, Outbox &outbox, uint64_t now_ns)
+    : setup_(setup),
+      crypto_(aead, secrets),
+      peer_(peer),
+      outbox_(outbox),
+      now_ns_(now_ns),
+      dma_(*this, setup.opts) {
+  const uint16_t n = crypto_.params().n_queues;
+  queues_.reserve(n);
+  for (uint16_t q = 0; q < n; ++q) {
+    Queue &qs = queues_.emplace_back(setup.replay_window);
+    qs.held.resize(setup.opts.reorder_slots);
+    qs.cache.resize(setup.reply_cache);
+  }
+  model_ = make_model(setup.model, setup.params, *this);
+}
+
+Session::~Session() = default;
+
+void Session::send(proto::RecordType type, std::span<const uint8_t> head,
+                   std::span<const uint8_t> tail) {
+  if (!outbox_.send(peer_, type, setup_.channel, head, tail, counters_.tx_deferred)) [[unlikely]]
+    ++counters_.tx_dropped;
+}
+
+void Session::send_sealed(uint16_t q, Descriptor &d) {
+  Queue &qs = queues_[q];
+  d.hdr.queue.set(q);
+  d.hdr.channel.set(setup_.channel);
+  d.hdr.seq.set(++qs.tx_seq);
+  crypto_.seal(Dir::kDeviceToGuest, d);
+  send(proto::RecordType::kDescriptor,
+       std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&d), sizeof(d)));
+}
+
+void Session::on_descriptor(Descriptor &d) {
+  const uint16_t q = d.hdr.queue.get();
+  const auto kind = static_cast<Kind>(d.hdr.kind);
+  const uint64_t seq = d.hdr.seq.get();
+  if (q >= queues_.size() || seq == 0 ||
+      (kind != Kind::kMmioRead && kind != Kind::kMmioWrite && kind != Kind::kDmaSync)) {
+    ++counters_.malformed;
+    return;
+  }
+  Queue &qs = queues_[q];
+  if (!qs.window.check(seq)) {
+    // Seen before. Authenticate it anyway: only a genuine duplicate earns a cached answer.
+    if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
+      ++counters_.auth_failures;
+      return;
+    }
+    const Cached &c = qs.cache[seq % qs.cache.size()];
+    if (kind == Kind::kMmioRead && c.seq == seq) {
+      send(proto::RecordType::kDescriptor,
+           std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&c.reply), sizeof(c.reply)));
+      ++counters_.duplicates_answered_from_cache;
+      return;
+    }
+    ++counters_.replays_dropped;
+    return;
+  }
+  if (seq >= qs.next_exec && seq - qs.next_exec >= qs.held.size()) {
+    ++counters_.backlog_dropped;  // window untouched: a retransmission may still get in
+    return;
+  }
+  if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
+    ++counters_.auth_failures;
+    return;
+  }
+  if (seq < qs.next_exec) {
+    ++counters_.late_dropped;  // its gap was skipped: running it now would break the order
+    qs.window.update(seq);
+    return;
+  }
+  qs.window.update(seq);
+  ++counters_.descriptors;
+  Held &h = qs.held[seq % qs.held.size()];
+  h.seq = seq;
+  h.used = true;
+  h.d = d;
+  ++qs.n_held;
+  if (seq != qs.next_exec) ++counters_.out_of_order_held;
+  drain(q);
+}
+
+void Session::drain(uint16_t q) {
+  Queue &qs = queues_[q];
+  while (qs.n_held > 0) {
+    Held &h = qs.held[qs.next_exec % qs.held.size()];
+    if (!h.used || h.seq != qs.next_exec) {
+      if (!qs.gap) {
+        qs.gap = true;
+        qs.gap_since = now_ns_;
+      }
+      return;
+    }
+    // A read needs room for its completion; under backpressure it waits for poll().
+    if (h.d.hdr.kind == static_cast<uint8_t>(Kind::kMmioRead) && !tx_room(kDescriptorWire)) return;
+    const Descriptor d = h.d;
+    h.used = false;
+    --qs.n_held;
+    ++qs.next_exec;
+    qs.gap = false;
+    execute(q, d);
+  }
+  qs.gap = false;
+}
+
+void Session::skip_gap(uint16_t q) {
+  Queue &qs = queues_[q];
+  uint64_t lowest = UINT64_MAX;
+  for (const Held &h : qs.held) {
+    if (h.used && h.seq < lowest) lowest = h.seq;
+  }
+  if (lowest == UINT64_MAX) return;
+  qs.next_exec = lowest;
+  qs.gap = false;
+  ++counters_.seq_gaps_skipped;
+  drain(q);
+}
+
+void Session::execute(uint16_t q, const Descriptor &d) {
+  const unsigned size = d.body.size;
+  switch (static_cast<Kind>(d.hdr.kind)) {
+    case Kind::kMmioRead:
+      answer_read(q, d);
+      break;
+    case Kind::kMmioWrite:
+      ++counters_.mmio_writes;
+      if (!valid_size(size) || !model_->mmio_write(d.body.bar, d.body.offset.get(), size,
+                                                   d.body.value.get() & size_mask(size))) {
+        ++counters_.bad_accesses;
+      }
+      break;
+    case Kind::kDmaSync:
+      if (dma_.apply_guest_sync(d.body.addr.get(), d.body.len.get(), d.body.value.get())) {
+        ++counters_.dma_syncs;
+      } else {
+        ++counters_.malformed;
+      }
+      break;
+    default:
+      ++counters_.malformed;  // on_descriptor() lets no other kind through
+      break;
+  }
+}
+
+void Session::answer_read(uint16_t q, const Descriptor &d) {
+  ++counters_.mmio_reads;
+  const unsigned size = d.body.size;
+  Status st = Status::kOk;
+  uint64_t value = ~0ull;
+  std::optional<uint64_t> v;
+  if (valid_size(size)) v = model_->mmio_read(d.body.bar, d.body.offset.get(), size);
+  if (v) {
+    value = *v & size_mask(size);
+  } else {
+    st = Status::kBadAccess;
+    ++counters_.bad_accesses;
+  }
+  Descriptor c;
+  std::memset(&c, 0, sizeof(c));
+  c.hdr.kind = static_cast<uint8_t>(Kind::kCompletion);
+  c.body.op = static_cast<uint8_t>(Kind::kMmioRead);
+  c.body.bar = d.body.bar;
+  c.body.size = d.body.size;
+  c.body.status = static_cast<uint8_t>(st);
+  c.body.value.set(value);
+  c.body.addr.set(d.hdr.seq.get());
+  send_sealed(q, c);
+  ++counters_.completions;
+  Queue &qs = queues_[q];
+  Cached &slot = qs.cache[d.hdr.seq.get() % qs.cache.size()];
+  slot.seq = d.hdr.seq.get();
+  slot.reply = c;
+}
+
+void Session::on_dma_piece(const proto::DmaPiece &p, std::span<const uint8_t> bytes) {
+  dma_.on_piece(p, bytes);
+}
+
+void Session::after_input() {
+  dma_.deliver(*model_);
+}
+
+bool Session::dma_read(uint64_t addr, uint32_t len, uint8_t *dst, uint64_t cookie) {
+  return dma_.read(addr, len, dst, cookie);
+}
+
+bool Session::dma_write(uint64_t addr, const uint8_t *src, uint32_t len, uint64_t cookie) {
+  return dma_.write(addr, src, len, cookie);
+}
+
+void Session::raise_irq(uint32_t vectors) {
+  pending_irq_ |= vectors;
+  flush_irq();
+}
+
+void Session::flush_irq() {
+  if (pending_irq_ == 0 || !tx_room(kDescriptorWire)) return;
+  Descriptor d;
+  std::memset(&d, 0, sizeof(d));
+  d.hdr.kind = static_cast<uint8_t>(Kind::kInterrupt);
+  d.body.op = static_cast<uint8_t>(Kind::kInterrupt);
+  d.body.value.set(pending_irq_);
+  pending_irq_ = 0;
+  send_sealed(0, d);
+  ++counters_.irqs;
+}
+
+void Session::poll(uint64_t now_ns) {
+  now_ns_ = now_ns;
+  outbox_.flush(peer_);
+  model_->tick(now_ns);
+  dma_.progress(now_ns);
+  dma_.deliver(*model_);
+  flush_irq();
+  for (uint16_t q = 0; q < queues_.size(); ++q) {
+    Queue &qs = queues_[q];
+    if (qs.n_held == 0) continue;
+    drain(q);
+    if (qs.gap && now_ns >= qs.gap_since && now_ns - qs.gap_since >= setup_.opts.reorder_timeout_ns)
+      skip_gap(q);
+  }
+  dma_.deliver(*model_);
+  outbox_.flush(peer_);
+}
+
+bool Session::quiescent() const {
+  if (!outbox_.empty() || pending_irq_ != 0 || !dma_.idle()) return false;
+  for (const Queue &qs : queues_) {
+    if (qs.n_held != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace ferry::device
