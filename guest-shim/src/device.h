@@ -1,0 +1,86 @@
+// The guest shim's device: one session with one device node, over one shared region. The C
+// API (api.cpp) is a thin layer over this class; tests, the fuzz target and the benchmark
+// use it directly through the same code paths.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dma.h"
+#include "ferry/config/config.h"
+#include "ferry/proto/handshake.h"
+#include "ferry/proto/session.h"
+#include "queue.h"
+#include "region.h"
+
+namespace ferry::guest {
+
+struct DeviceStats {
+  uint64_t posted = 0, received = 0, auth_failed = 0, replayed = 0, malformed = 0, bad_index = 0,
+           stale = 0, ring_full = 0;
+  DmaStats dma;
+};
+
+class Device final : CompletionHandler {
+ public:
+  // Maps and validates cfg.region_path, reads the PSK and runs the handshake. Throws
+  // std::runtime_error saying what went wrong.
+  static std::unique_ptr<Device> open(const config::GuestConfig &cfg);
+  // Test seam (fuzzing, benchmarks of one side): maps the region and starts a session from
+  // given secrets, without a handshake.
+  static std::unique_ptr<Device> attach(const config::GuestConfig &cfg,
+                                        const proto::SessionSecrets &secrets);
+  ~Device();
+
+  uint16_t n_queues() const { return static_cast<uint16_t>(queues_.size()); }
+  uint16_t default_queue() const { return cfg_.queue; }
+  const config::GuestConfig &config() const { return cfg_; }
+  Region &region() { return region_; }
+
+  // Data path: each returns 0 or -errno and never throws. `q` < n_queues().
+  int read(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t &value);
+  int write(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t value);
+  void *dma_alloc(size_t len, uint64_t &dma_addr, int &err);
+  int dma_free(void *cpu, size_t len);
+  int sync_for_device(uint16_t q, uint64_t dma_addr, size_t len);
+  int sync_for_cpu(uint16_t q, uint64_t dma_addr, size_t len);
+  int wait_irq(uint16_t q, uint32_t &vectors, int timeout_ms);
+  // Takes what every CQ holds now (from queue q, then the others that are free). Returns the
+  // slots taken.
+  int poll(uint16_t q);
+
+  DeviceStats stats();
+
+  // Phases of a read, exposed for the benchmark: seal a request, post it, wait for and open
+  // its completion.
+  uint64_t seal_read(uint16_t q, unsigned bar, uint64_t off, unsigned size, proto::Descriptor &d);
+  int post(uint16_t q, const proto::Descriptor &d);
+  int wait_completion(uint16_t q, uint64_t seq, uint64_t &value);
+
+ private:
+  explicit Device(const config::GuestConfig &cfg);
+  void handshake(const proto::Psk &psk);
+  void start(const proto::SessionSecrets &secrets);
+  void on_descriptor(Queue &q, const proto::Descriptor &d) override;
+  // The *_locked steps run with the queue's mutex held.
+  static void fill_read(proto::Descriptor &d, unsigned bar, uint64_t off, unsigned size);
+  int post_locked(Queue &qu, const proto::Descriptor &d, const Deadline &deadline);
+  int wait_locked(Queue &qu, uint64_t seq, const Deadline &deadline, uint64_t &value);
+  // Why a wait that ran out of time failed.
+  int timeout_reason(const Queue &q, uint64_t heartbeat_at_start, uint64_t started_ns,
+                     uint64_t suspicious_at_start);
+  uint64_t suspicious(Queue &q);
+  void poll_others(uint16_t q);
+
+  config::GuestConfig cfg_;
+  Region region_;
+  uint32_t channel_;
+  std::vector<std::unique_ptr<proto::Aead>> aeads_;  // one per queue: Aead is per thread
+  std::vector<std::unique_ptr<Queue>> queues_;
+  DmaWindow dma_;
+  std::atomic<uint32_t> irq_pending_{0};
+};
+
+}  // namespace ferry::guest

@@ -1,0 +1,113 @@
+#include "queue.h"
+
+#include <cerrno>
+
+namespace ferry::guest {
+
+using proto::Descriptor;
+
+Queue::Queue(uint16_t index, uint32_t channel, proto::RingHeader *sq, proto::RingHeader *cq,
+             uint32_t ring_slots, uint32_t replay_bits)
+    : index_(index),
+      channel_(channel),
+      sq_(sq, ring_slots),
+      cq_(cq, ring_slots),
+      replay_(replay_bits) {}
+
+Queue::~Queue() = default;
+
+void Queue::start_session(proto::Aead &aead, const proto::SessionSecrets &secrets) {
+  crypto_ = std::make_unique<proto::SessionCrypto>(aead, secrets);
+  replay_.reset();
+  next_seq_ = 1;
+}
+
+uint64_t Queue::seal(Descriptor &d) {
+  const uint64_t seq = next_seq_++;
+  d.hdr.version = proto::kProtoVersion;
+  d.hdr.queue.set(index_);
+  d.hdr.channel.set(channel_);
+  d.hdr.seq.set(seq);
+  crypto_->seal(proto::Dir::kGuestToDevice, d);
+  return seq;
+}
+
+int Queue::wait_room(const Deadline &deadline, Idler &idler) {
+  bool waited = false;
+  for (;;) {
+    int free = sq_.free_slots();
+    if (free > 0) return 0;
+    if (free < 0) {
+      stats_.bad_index.fetch_add(1, std::memory_order_relaxed);
+      return -EBADMSG;
+    }
+    if (!waited) {
+      stats_.ring_full.fetch_add(1, std::memory_order_relaxed);
+      waited = true;
+    }
+    if (deadline.passed()) return -ETIMEDOUT;
+    idler.idle();
+  }
+}
+
+int Queue::post(const Descriptor &d, const Deadline &deadline, Idler &idler) {
+  if (int r = wait_room(deadline, idler); r != 0) return r;
+  // Only this thread produces, so the room found above is still there (the consumer can
+  // only add to it); a host that moves its index meanwhile is caught by push().
+  if (sq_.push(d) != 1) {
+    stats_.bad_index.fetch_add(1, std::memory_order_relaxed);
+    return -EBADMSG;
+  }
+  stats_.posted.fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
+int Queue::seal_and_post(Descriptor &d, const Deadline &deadline, Idler &idler, uint64_t &seq) {
+  if (int r = wait_room(deadline, idler); r != 0) return r;
+  seq = seal(d);
+  if (sq_.push(d) != 1) {
+    stats_.bad_index.fetch_add(1, std::memory_order_relaxed);
+    return -EBADMSG;
+  }
+  stats_.posted.fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
+int Queue::poll(int budget, CompletionHandler &h) {
+  int taken = 0;
+  Descriptor d;
+  while (taken < budget) {
+    // pop() copies the slot into private `d` before anything looks at it.
+    int r = cq_.pop(d);
+    if (r < 0) [[unlikely]] {
+      stats_.bad_index.fetch_add(1, std::memory_order_relaxed);
+      return taken > 0 ? taken : -EBADMSG;
+    }
+    if (r == 0) break;
+    ++taken;
+    if (proto::check_header(d) != proto::Status::kOk || d.hdr.queue.get() != index_ ||
+        d.hdr.channel.get() != channel_ ||
+        d.hdr.kind == static_cast<uint8_t>(proto::Kind::kHandshake)) [[unlikely]] {
+      stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const uint64_t seq = d.hdr.seq.get();
+    if (seq == 0 || !replay_.check(seq)) [[unlikely]] {
+      stats_.replayed.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (crypto_->open(proto::Dir::kDeviceToGuest, d) != proto::Status::kOk) [[unlikely]] {
+      stats_.auth_failed.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (!replay_.update(seq)) [[unlikely]] {
+      stats_.replayed.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    stats_.received.fetch_add(1, std::memory_order_relaxed);
+    h.on_descriptor(*this, d);
+  }
+  return taken;
+}
+
+}  // namespace ferry::guest

@@ -1,0 +1,98 @@
+// One queue of a session: its submission ring (sealed requests out), its completion ring
+// (answers in), its sequence counter, its replay window and its own crypto context. A queue
+// is used by one thread at a time (its mutex); the rings' other side is the untrusted host.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ferry/proto/aead.h"
+#include "ferry/proto/descriptor.h"
+#include "ferry/proto/replay_window.h"
+#include "ferry/proto/session.h"
+#include "ferry/proto/shm_ring.h"
+#include "idle.h"
+
+namespace ferry::guest {
+
+struct QueueStats {
+  std::atomic<uint64_t> posted{0};       // sealed descriptors put into the SQ
+  std::atomic<uint64_t> ring_full{0};    // posts that found the ring full and waited
+  std::atomic<uint64_t> received{0};     // authentic descriptors taken from the CQ
+  std::atomic<uint64_t> auth_failed{0};  // CQ slots that did not authenticate (dropped)
+  std::atomic<uint64_t> replayed{0};     // authentic but already seen or too old (dropped)
+  std::atomic<uint64_t> malformed{0};    // bad header, wrong queue or channel (dropped)
+  std::atomic<uint64_t> bad_index{0};    // polls that found an impossible ring index
+  std::atomic<uint64_t> stale{0};        // authentic completions nobody waits for any more
+};
+
+// Receives each descriptor of a CQ that authenticated and was new.
+class CompletionHandler {
+ public:
+  virtual void on_descriptor(class Queue &q, const proto::Descriptor &d) = 0;
+
+ protected:
+  ~CompletionHandler() = default;
+};
+
+class Queue {
+ public:
+  Queue(uint16_t index, uint32_t channel, proto::RingHeader *sq, proto::RingHeader *cq,
+        uint32_t ring_slots, uint32_t replay_bits);
+  ~Queue();
+
+  uint16_t index() const { return index_; }
+  std::mutex &mutex() { return mu_; }
+
+  // Expands this queue's copy of the session keys (its own Aead: one per thread of use).
+  void start_session(proto::Aead &aead, const proto::SessionSecrets &secrets);
+  proto::SessionCrypto &crypto() { return *crypto_; }
+
+  // Fills the header of d (version, queue, channel, next sequence number) and seals it.
+  // Returns the sequence number used.
+  uint64_t seal(proto::Descriptor &d);
+  // Puts d into the SQ, waiting for room until `deadline`. 0, -ETIMEDOUT, or -EBADMSG when
+  // the host made the consumer index impossible.
+  int post(const proto::Descriptor &d, const Deadline &deadline, Idler &idler);
+  // Waits for room, then seals d (seal()) and posts it, so a request that cannot be posted
+  // never uses up a sequence number (a gap would stall the device's in-order queue).
+  // 0 with `seq` set, or -errno as post().
+  int seal_and_post(proto::Descriptor &d, const Deadline &deadline, Idler &idler, uint64_t &seq);
+
+  // Takes up to `budget` slots from the CQ; each is copied out, checked, authenticated and
+  // replay-checked, and the good ones go to `h`. Returns slots taken, or -EBADMSG when the
+  // producer index is impossible.
+  int poll(int budget, CompletionHandler &h);
+  // Raw ring access for the (unsealed) handshake: 1, 0 or -EBADMSG as RingConsumer::pop.
+  int pop_raw(proto::Descriptor &out) { return cq_.pop(out); }
+
+  QueueStats &stats() { return stats_; }
+
+  // Completion matching for the one read a queue has in flight (guarded by mutex()).
+  struct Awaited {
+    uint64_t seq = 0;  // 0: none
+    bool done = false;
+    proto::Descriptor completion{};
+  } awaited;
+
+  // Scratch for DMA syncs issued on this queue (guarded by mutex()).
+  std::vector<uint8_t> staging;
+
+ private:
+  int wait_room(const Deadline &deadline, Idler &idler);
+
+  uint16_t index_;
+  uint32_t channel_;
+  proto::RingProducer sq_;
+  proto::RingConsumer cq_;
+  proto::ReplayWindow replay_;
+  std::unique_ptr<proto::SessionCrypto> crypto_;
+  uint64_t next_seq_ = 1;
+  std::mutex mu_;
+  QueueStats stats_;
+};
+
+}  // namespace ferry::guest
