@@ -1,6 +1,9 @@
 // The instruction forms of asm_forms.h, generated with file-scope inline assembly.
 #include "asm_forms.h"
 
+#include <cstdlib>
+#include <cstring>
+
 // Tables of registers and assembly text: kept in hand-made columns.
 // clang-format off
 
@@ -271,6 +274,13 @@ const Form *register_forms(unsigned *count) {
 const Form *addressing_forms(unsigned *count) {
   *count = sizeof(kAddressingForms) / sizeof(kAddressingForms[0]);
   return kAddressingForms;
+}
+
+FormFn form(const char *name) {
+  for (const Form &f : kRegisterForms) {
+    if (std::strcmp(f.name, name) == 0) return f.fn;
+  }
+  std::abort();
 }
 
 }  // namespace ferry::trap::testing

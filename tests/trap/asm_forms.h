@@ -38,6 +38,8 @@ const Form *register_forms(unsigned *count);
 // Addressing-mode variants (disp8/disp32, SIB with scale, index without base, r12/r13/rbp
 // bases, REX index/base, segment prefix), each computing `addr` in its own way.
 const Form *addressing_forms(unsigned *count);
+// The function of the register form called `name` (e.g. "mov_rax_m64"); aborts if none.
+FormFn form(const char *name);
 
 }  // namespace ferry::trap::testing
 
