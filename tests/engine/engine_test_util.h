@@ -1,0 +1,82 @@
+// Helpers for in-process engine tests: transport configurations on loopback and a loop that
+// drives two engines from one thread.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <functional>
+#include <memory>
+
+#include "ferry/config/config.h"
+#include "ferry/engine/engine.h"
+#include "ferry/engine/idle.h"
+#include "lab.h"
+
+namespace ferry::testing {
+
+inline config::TransportConfig kernel_cfg(config::TransportConfig::Kind kind, const char *local_ip,
+                                          uint16_t local_port, const char *peer_ip,
+                                          uint16_t peer_port) {
+  config::TransportConfig t;
+  t.kind = kind;
+  t.local = {local_ip, local_port, ""};
+  t.peer = {peer_ip, peer_port, ""};
+  t.retransmit_us = 2000;
+  t.max_retransmit_us = 50000;
+  t.window_frames = 64;
+  return t;
+}
+
+inline engine::EngineOptions opts(const config::TransportConfig &t) {
+  return engine::EngineOptions::from(t, config::IdlePolicy{}, 64);
+}
+
+// Runs both engines (and their housekeeping every 64 iterations) until done() or timeout.
+inline bool drive(engine::Engine &a, engine::Engine &b, const std::function<bool()> &done,
+                  int timeout_ms = 20000) {
+  const uint64_t end = engine::now_ns() + uint64_t(timeout_ms) * 1000000;
+  for (uint64_t i = 0;; ++i) {
+    const uint64_t now = engine::now_ns();
+    if (done()) return true;
+    if (now > end) return false;
+    if (i % 64 == 0) {
+      a.housekeeping(now);
+      b.housekeeping(now);
+    }
+    a.run_once(now);
+    b.run_once(now);
+  }
+}
+
+// A plain UDP socket on 127.0.0.1 for tests that play the peer by hand.
+struct RawUdp {
+  int fd;
+  uint16_t port;
+  RawUdp() {
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~RawUdp() { close(fd); }
+  ssize_t recv(std::vector<uint8_t> &buf) {
+    buf.resize(65536);
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    buf.resize(n > 0 ? n : 0);
+    return n;
+  }
+  void send_to(uint16_t port_to, const void *p, size_t n) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port_to);
+    sendto(fd, p, n, 0, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+  }
+};
+
+}  // namespace ferry::testing
