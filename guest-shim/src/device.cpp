@@ -125,25 +125,25 @@ void Device::handshake(const proto::Psk &psk) {
   proto::HandshakeAssembler assembler;
   for (;;) {
     int r = q0.pop_raw(d);
-    if (r == 1) {
-      idler.busy();
-      if (d.hdr.kind == static_cast<uint8_t>(Kind::kHandshake) && assembler.add(d)) {
-        std::string error;
-        std::optional<proto::SessionSecrets> secrets = hs.finish(assembler.message(), error);
-        if (!secrets)
-          throw std::runtime_error("handshake with device " + std::to_string(cfg_.device_id) +
-                                   " failed: " + error);
-        start(*secrets);
-        return;
-      }
-      continue;
+    if (r == 1 && d.hdr.kind == static_cast<uint8_t>(Kind::kHandshake) && assembler.add(d)) {
+      std::string error;
+      std::optional<proto::SessionSecrets> secrets = hs.finish(assembler.message(), error);
+      if (!secrets)
+        throw std::runtime_error("handshake with device " + std::to_string(cfg_.device_id) +
+                                 " failed: " + error);
+      start(*secrets);
+      return;
     }
+    // Checked on every pass: a host flooding the ring must not hold open() past its timeout.
     if (deadline.passed())
       throw std::runtime_error("handshake: no answer from device " +
                                std::to_string(cfg_.device_id) + " within " +
                                std::to_string(cfg_.handshake_timeout_ms) +
                                " ms (is the device node running and reachable?)");
-    idler.idle();
+    if (r == 1)
+      idler.busy();
+    else
+      idler.idle();
   }
 }
 
@@ -313,7 +313,9 @@ int Device::sync_for_cpu(uint16_t q, uint64_t dma_addr, size_t len) {
   std::lock_guard<std::mutex> lk(qu.mutex());
   // The device's announcements precede the completion or interrupt that told the driver the
   // DMA is done; take whatever is still queued before deciding what the device wrote.
-  while (qu.poll(kPollBudget, *this) == kPollBudget) {
+  // Bounded: a host that keeps refilling the ring cannot keep this call here.
+  const uint32_t max_passes = region_.geometry().ring_slots / kPollBudget + 1;
+  for (uint32_t i = 0; i < max_passes && qu.poll(kPollBudget, *this) == kPollBudget; ++i) {
   }
   poll_others(q);
   std::lock_guard<std::mutex> dl(dma_.mutex());

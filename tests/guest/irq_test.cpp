@@ -74,9 +74,9 @@ TEST(Irq, no_interrupt_times_out_after_the_given_time) {
   uint32_t v = 0;
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(ferry_wait_irq(dev.get(), &v, 50), -ETIMEDOUT);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_GE(ms, 50);
   EXPECT_LT(ms, 1000);
   EXPECT_EQ(ferry_last_error(dev.get()), -ETIMEDOUT);

@@ -131,9 +131,9 @@ TEST(Open, a_region_no_data_plane_serves_times_out_with_a_clear_error) {
   cfg.handshake_timeout_ms = 200;
   auto t0 = std::chrono::steady_clock::now();
   std::string e = open_fails(cfg);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_TRUE(contains(e, "did not mark it ready")) << e;
   EXPECT_GE(ms, 200);
   EXPECT_LT(ms, 2000);

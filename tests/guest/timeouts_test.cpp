@@ -26,9 +26,9 @@ Timed timed_read(ferry_dev *dev, uint64_t off) {
   auto t0 = std::chrono::steady_clock::now();
   uint32_t v = ferry_ioread32(dev, 0, off);
   int e = ferry_last_error(dev);
-  long ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - t0)
-                                  .count());
+  long ms = static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
   return {v, e, ms};
 }
 
