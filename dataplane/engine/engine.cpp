@@ -130,13 +130,16 @@ void Engine::process_frame(std::span<const uint8_t> frame, uint64_t now_ns) {
     return;
   }
   handle_epoch(h);
-  if (tx_->on_ack(h.ack.get(), now_ns, counters_.rtt) > 0) fresh_ = false;
+  if (tx_->on_ack(h.ack.get(), h.flags & proto::kFrameAckOnly, now_ns, counters_.rtt) > 0)
+    fresh_ = false;
   if (h.flags & proto::kFrameAckOnly) {
     counters_.ack_frames_rx.add();
     return;
   }
-  switch (rx_->store(h.seq.get(), frame)) {
+  const uint64_t seq = h.seq.get();
+  switch (rx_->store(seq, frame)) {
     case RxWindow::Store::kStored:
+      if (seq > rx_->ack()) gap_ack_ = true;  // a hole before it: tell the sender now
       break;
     case RxWindow::Store::kDuplicate:
       counters_.duplicates.add();
@@ -169,8 +172,9 @@ int Engine::flush(uint64_t now_ns) {
   counters_.frames_tx.add(sent);
   if (datagram_) {
     sent += tx_->retransmit_due(*transport_, now_ns, ack, flags, counters_);
-    if (sent > 0) ack_owed_ = false;
+    if (sent > 0 && !gap_ack_) ack_owed_ = false;
     if (ack_owed_) send_ack_only();
+    gap_ack_ = false;
   }
   return sent;
 }
@@ -234,6 +238,7 @@ int Engine::run_once(uint64_t now_ns) {
 
 void Engine::housekeeping(uint64_t now_ns) {
   transport_->maintain(now_ns);
+  counters_.fast_retransmits.set(tx_->fast_retransmits());
   handler_.housekeeping(now_ns);
   SnapshotWriter w(app_stats_, app_stats_used_);
   handler_.collect_stats(w);

@@ -8,7 +8,8 @@ namespace ferry::engine {
 
 namespace {
 constexpr int kBurst = 32;
-}
+constexpr uint32_t kDupAcks = 3;
+}  // namespace
 
 TxWindow::TxWindow(uint32_t slots, size_t frame_cap, bool acked, uint32_t rto_us,
                    uint32_t max_rto_us)
@@ -100,8 +101,19 @@ int TxWindow::retransmit_due(Transport &t, uint64_t now_ns, uint64_t ack, uint8_
   return taken;
 }
 
-int TxWindow::on_ack(uint64_t ack, uint64_t now_ns, LatencyHistogram &rtt) {
-  if (!acked_ || ack < base_ || ack >= sent_upto_) return 0;  // stale, or for frames not sent
+int TxWindow::on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, LatencyHistogram &rtt) {
+  if (!acked_) return 0;
+  if (ack + 1 == base_ && base_ != sent_upto_) {  // nothing new acked, frames in flight
+    if (ack_only && ++dup_acks_ >= kDupAcks && fast_retx_seq_ != base_) {
+      fast_retx_seq_ = base_;
+      ++fast_retransmits_;
+      slot(base_).deadline_ns = now_ns;
+      next_deadline_ = now_ns;
+    }
+    return 0;
+  }
+  if (ack < base_ || ack >= sent_upto_) return 0;  // stale, or for frames not sent
+  dup_acks_ = 0;
   Slot &last = slot(ack);
   if (last.tries == 1) rtt.record(now_ns - last.first_sent_ns);  // Karn: first sends only
   int freed = static_cast<int>(ack + 1 - base_);
@@ -114,6 +126,8 @@ uint32_t TxWindow::reset() {
   uint32_t dropped = used();
   base_ = sent_upto_ = next_seq_ = 1;
   next_deadline_ = UINT64_MAX;
+  dup_acks_ = 0;
+  fast_retx_seq_ = 0;
   return dropped;
 }
 

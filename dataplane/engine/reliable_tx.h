@@ -31,7 +31,12 @@ class TxWindow {
   // Retransmits frames whose timer expired (exponential backoff). Returns frames resent.
   int retransmit_due(Transport &t, uint64_t now_ns, uint64_t ack, uint8_t flags, EngineCounters &c);
   // Cumulative ack from the peer. Returns frames it freed (0 for stale or impossible acks).
-  int on_ack(uint64_t ack, uint64_t now_ns, LatencyHistogram &rtt);
+  // The third ack-only frame in a row that frees nothing while frames are in flight means the
+  // oldest one was lost while later ones arrived (the receiver acks each gap at once): it is
+  // made due now (fast retransmit), so the frames behind it are acked before their own timers
+  // fire. Acks riding on data frames repeat naturally and are not counted.
+  int on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, LatencyHistogram &rtt);
+  uint64_t fast_retransmits() const { return fast_retransmits_; }
   // Drops every frame (peer restarted); numbering starts again at 1. Returns frames dropped.
   uint32_t reset();
 
@@ -61,6 +66,9 @@ class TxWindow {
   uint64_t sent_upto_ = 1;  // next frame to transmit for the first time
   uint64_t next_seq_ = 1;   // number the next closed frame gets
   uint64_t next_deadline_ = UINT64_MAX;
+  uint32_t dup_acks_ = 0;
+  uint64_t fast_retx_seq_ = 0;  // the frame last fast-retransmitted (once per frame)
+  uint64_t fast_retransmits_ = 0;
 };
 
 }  // namespace ferry::engine

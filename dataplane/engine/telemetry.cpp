@@ -53,6 +53,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
   PUT(d, c, ack_frames_rx);
   PUT(d, c, retransmits);
   PUT(d, c, timeouts);
+  PUT(d, c, fast_retransmits);
   PUT(d, c, duplicates);
   PUT(d, c, out_of_window);
   PUT(d, c, malformed);

@@ -181,17 +181,17 @@ void DpdkTransport::handle_arp(const net::ArpPacket &a) {
 }
 
 void DpdkTransport::maintain(uint64_t now_ns) {
-  if (peer_mac_known_ || now_ns < next_arp_ns_) return;
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(port_, &link) == 0) link_up_ = link.link_status == RTE_ETH_LINK_UP;
+  if (peer_mac_known_ || !link_up_ || now_ns < next_arp_ns_) return;
   send_arp(1, net::kBroadcast, flow_.dst_ip);
   next_arp_ns_ = now_ns + kArpRetryNs;
 }
 
 int DpdkTransport::send(std::span<const FrameView> frames) {
   const int n = static_cast<int>(std::min<size_t>(frames.size(), kBurst));
-  if (!peer_mac_known_) {  // nowhere to send yet: reliability resends once ARP answers
-    counters_.tx_drops.add(n);
-    return n;
-  }
+  // Link down or peer MAC unknown: nothing is taken, the frames wait in the engine's window.
+  if (!link_up_ || !peer_mac_known_) return 0;
   rte_mbuf *pkts[kBurst];
   int m = 0;
   for (int i = 0; i < n; ++i) {

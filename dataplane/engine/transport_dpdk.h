@@ -29,7 +29,8 @@ class DpdkTransport final : public Transport {
   int send(std::span<const FrameView> frames) override;
   int recv(std::span<FrameView> out) override;
   void maintain(uint64_t now_ns) override;
-  bool link_up() const override { return peer_mac_known_; }
+  // The port's link is up and the peer's MAC is known.
+  bool link_up() const override { return link_up_ && peer_mac_known_; }
 
   uint16_t port_id() const { return port_; }
   bool checksum_offload() const { return tx_csum_offload_; }
@@ -49,6 +50,7 @@ class DpdkTransport final : public Transport {
   bool tx_csum_offload_ = false;
   bool rx_csum_offload_ = false;
   net::Flow flow_{};
+  bool link_up_ = false;  // refreshed every maintain()
   bool peer_mac_known_ = false;
   bool static_peer_mac_ = false;
   uint16_t ip_id_ = 0;

@@ -45,10 +45,16 @@ uint64_t number(const std::string &flag, const std::string &s, uint64_t max) {
   return v;
 }
 
-ferry::config::Endpoint endpoint(const std::string &flag, const std::string &s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) usage(flag + ": want IP:PORT, got '" + s + "'");
+// IP:PORT, or IP:PORT@MAC for a static peer MAC.
+ferry::config::Endpoint endpoint(const std::string &flag, const std::string &arg) {
   ferry::config::Endpoint e;
+  std::string s = arg;
+  if (auto at = s.find('@'); at != std::string::npos) {
+    e.mac = s.substr(at + 1);
+    s = s.substr(0, at);
+  }
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) usage(flag + ": want IP:PORT[@MAC], got '" + arg + "'");
   e.ip = s.substr(0, colon);
   e.port = static_cast<uint16_t>(number(flag, s.substr(colon + 1), 65535));
   return e;
@@ -161,7 +167,8 @@ int main(int argc, char **argv) {
     std::printf(
         "mode=%s transport=%s sent=%llu echoes=%llu out_of_order=%llu corrupt=%llu "
         "echoed=%llu frames_tx=%llu frames_rx=%llu retransmits=%llu duplicates=%llu "
-        "tx_drops=%llu test_drops=%llu arp_rx=%llu arp_replies_tx=%llu\n",
+        "tx_drops=%llu test_drops=%llu arp_rx=%llu arp_replies_tx=%llu fast_retransmits=%llu "
+        "rtt_p50_ns<%llu rtt_p99_ns<%llu\n",
         mode.c_str(), std::string(e.transport().name()).c_str(), (unsigned long long)source.sent(),
         (unsigned long long)source.echoes.received,
         (unsigned long long)(source.echoes.out_of_order + echo.seq.out_of_order),
@@ -170,7 +177,9 @@ int main(int argc, char **argv) {
         (unsigned long long)c.frames_rx.get(), (unsigned long long)c.retransmits.get(),
         (unsigned long long)c.duplicates.get(), (unsigned long long)tc.tx_drops.get(),
         (unsigned long long)tc.test_drops.get(), (unsigned long long)tc.arp_rx.get(),
-        (unsigned long long)tc.arp_replies_tx.get());
+        (unsigned long long)tc.arp_replies_tx.get(), (unsigned long long)c.fast_retransmits.get(),
+        (unsigned long long)c.rtt.quantile_upper_ns(0.5),
+        (unsigned long long)c.rtt.quantile_upper_ns(0.99));
     std::fflush(stdout);
     engine::telemetry_publish(nullptr, nullptr);
     const bool ok = mode == "echo" ? echo.seq.clean()

@@ -66,6 +66,7 @@ struct EngineCounters {
   Counter ack_frames_tx, ack_frames_rx;
   Counter retransmits;       // frames sent again
   Counter timeouts;          // retransmit timer expiries
+  Counter fast_retransmits;  // oldest frame resent early after repeated acks for a hole
   Counter duplicates;        // frames received again (already delivered or buffered)
   Counter out_of_window;     // frames too far ahead to buffer
   Counter malformed;         // frames the FrameReader refused
@@ -140,6 +141,7 @@ class Engine {
   uint32_t peer_epoch_ = 0;  // 0 until the peer is heard from
   bool fresh_ = true;        // we started and nothing of ours was acked yet: flag kFrameReset
   bool ack_owed_ = false;
+  bool gap_ack_ = false;   // a frame arrived after a hole: ack at once, even beside data
   bool draining_ = false;  // shutting down: the handler is not polled for new work
   uint64_t link_gen_ = 0;
   std::unique_ptr<TxWindow> tx_;
