@@ -11,6 +11,7 @@
 #include "ferry/config/config.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
+#include "ferry/engine/idle.h"
 #include "ferry/engine/telemetry.h"
 #include "service.h"
 

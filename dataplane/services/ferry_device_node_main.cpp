@@ -10,6 +10,7 @@
 #include "ferry/device/device_node.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
+#include "ferry/engine/idle.h"
 #include "ferry/engine/telemetry.h"
 #include "ferry/proto/aead.h"
 #include "service.h"
