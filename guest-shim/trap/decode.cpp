@@ -93,51 +93,136 @@ void init_decoder() {
   ZydisDecoderInit(&g_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 }
 
-DecodeStatus decode_access(uintptr_t rip, DecodedAccess *out, const char **mnemonic) {
+namespace {
+
+// mov reg <- mem (load) or mem <- reg/imm (store); movzx/movsx/movsxd loads.
+DecodeStatus decode_mov(const ZydisDecodedOperand &op0, const ZydisDecodedOperand &op1,
+                        Extend extend, DecodedAccess *a) {
+  if (op0.type == ZYDIS_OPERAND_TYPE_REGISTER && is_plain_memory(op1)) {
+    a->kind = DecodedAccess::Kind::load;
+    a->size = op1.size / 8;
+    a->dst.type = Operand::Type::gpr;
+    a->src.type = Operand::Type::memory;
+    return to_gpr(op0.reg.value, &a->dst.reg) ? DecodeStatus::ok : DecodeStatus::unsupported;
+  }
+  if (!is_plain_memory(op0) || extend != Extend::none) return DecodeStatus::unsupported;
+  a->kind = DecodedAccess::Kind::store;
+  a->size = op0.size / 8;
+  a->dst.type = Operand::Type::memory;
+  if (op1.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    a->src.type = Operand::Type::imm;
+    // Zydis sign-extends a signed immediate (mov qword [m], imm32) to 64 bits already.
+    a->src.imm = truncate(op1.imm.value.u, a->size);
+    return DecodeStatus::ok;
+  }
+  a->src.type = Operand::Type::gpr;
+  if (op1.type != ZYDIS_OPERAND_TYPE_REGISTER || !to_gpr(op1.reg.value, &a->src.reg)) {
+    return DecodeStatus::unsupported;  // mov m16, Sreg
+  }
+  return DecodeStatus::ok;
+}
+
+bool to_operand(const ZydisDecodedOperand &op, Operand *out) {
+  if (is_plain_memory(op)) {
+    out->type = Operand::Type::memory;
+    return true;
+  }
+  if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    out->type = Operand::Type::imm;
+    out->imm = op.imm.value.u;  // sign-extended by Zydis where the encoding says so
+    return true;
+  }
+  out->type = Operand::Type::gpr;
+  return op.type == ZYDIS_OPERAND_TYPE_REGISTER && to_gpr(op.reg.value, &out->reg);
+}
+
+// add/sub/and/or/xor/cmp/test with one memory operand, inc/dec/not/neg of memory.
+DecodeStatus decode_alu(const ZydisDecodedInstruction &insn, const ZydisDecodedOperand *ops,
+                        AluOp op, DecodedAccess *a) {
+  const bool unary = op == AluOp::inc || op == AluOp::dec || op == AluOp::not_ || op == AluOp::neg;
+  // A locked RMW promises atomicity that a read and a write over the network cannot give.
+  if ((insn.attributes & ZYDIS_ATTRIB_HAS_LOCK) != 0) return DecodeStatus::unsupported;
+  if (insn.operand_count_visible != (unary ? 1 : 2)) return DecodeStatus::unsupported;
+  a->kind = DecodedAccess::Kind::alu;
+  a->alu = op;
+  a->src.type = Operand::Type::none;
+  if (!to_operand(ops[0], &a->dst) || a->dst.type == Operand::Type::imm) {
+    return DecodeStatus::unsupported;
+  }
+  if (!unary && !to_operand(ops[1], &a->src)) return DecodeStatus::unsupported;
+  const bool dst_mem = a->dst.type == Operand::Type::memory;
+  const bool src_mem = a->src.type == Operand::Type::memory;
+  if (dst_mem == src_mem) return DecodeStatus::unsupported;  // the fault came from memory
+  a->size = (dst_mem ? ops[0] : ops[1]).size / 8;
+  const Operand &other = dst_mem ? a->src : a->dst;
+  if (other.type == Operand::Type::gpr && other.reg.width != a->size) {
+    return DecodeStatus::unsupported;
+  }
+  if (a->src.type == Operand::Type::imm) a->src.imm = truncate(a->src.imm, a->size);
+  return DecodeStatus::ok;
+}
+
+}  // namespace
+
+DecodeStatus decode_access(uintptr_t rip, DecodedAccess *out, DecodeFailure *why) {
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (!ZYAN_SUCCESS(decode_at(rip, &insn, ops))) return DecodeStatus::undecodable;
-  *mnemonic = ZydisMnemonicGetString(insn.mnemonic);
+  why->mnemonic = ZydisMnemonicGetString(insn.mnemonic);
+  why->locked = (insn.attributes & ZYDIS_ATTRIB_HAS_LOCK) != 0;
 
-  Extend extend;
+  DecodedAccess a{};
+  a.length = insn.length;
+  DecodeStatus st;
   switch (insn.mnemonic) {
     case ZYDIS_MNEMONIC_MOV:
-      extend = Extend::none;
-      break;
     case ZYDIS_MNEMONIC_MOVZX:
-      extend = Extend::zero;
-      break;
     case ZYDIS_MNEMONIC_MOVSX:
-    case ZYDIS_MNEMONIC_MOVSXD:
-      extend = Extend::sign;
+    case ZYDIS_MNEMONIC_MOVSXD: {
+      if (insn.operand_count_visible != 2) return DecodeStatus::unsupported;
+      a.extend = insn.mnemonic == ZYDIS_MNEMONIC_MOV     ? Extend::none
+                 : insn.mnemonic == ZYDIS_MNEMONIC_MOVZX ? Extend::zero
+                                                         : Extend::sign;
+      st = decode_mov(ops[0], ops[1], a.extend, &a);
+      break;
+    }
+    case ZYDIS_MNEMONIC_ADD:
+      st = decode_alu(insn, ops, AluOp::add, &a);
+      break;
+    case ZYDIS_MNEMONIC_SUB:
+      st = decode_alu(insn, ops, AluOp::sub, &a);
+      break;
+    case ZYDIS_MNEMONIC_AND:
+      st = decode_alu(insn, ops, AluOp::and_, &a);
+      break;
+    case ZYDIS_MNEMONIC_OR:
+      st = decode_alu(insn, ops, AluOp::or_, &a);
+      break;
+    case ZYDIS_MNEMONIC_XOR:
+      st = decode_alu(insn, ops, AluOp::xor_, &a);
+      break;
+    case ZYDIS_MNEMONIC_CMP:
+      st = decode_alu(insn, ops, AluOp::cmp, &a);
+      break;
+    case ZYDIS_MNEMONIC_TEST:
+      st = decode_alu(insn, ops, AluOp::test, &a);
+      break;
+    case ZYDIS_MNEMONIC_INC:
+      st = decode_alu(insn, ops, AluOp::inc, &a);
+      break;
+    case ZYDIS_MNEMONIC_DEC:
+      st = decode_alu(insn, ops, AluOp::dec, &a);
+      break;
+    case ZYDIS_MNEMONIC_NOT:
+      st = decode_alu(insn, ops, AluOp::not_, &a);
+      break;
+    case ZYDIS_MNEMONIC_NEG:
+      st = decode_alu(insn, ops, AluOp::neg, &a);
       break;
     default:
       return DecodeStatus::unsupported;
   }
-  if (insn.operand_count_visible != 2) return DecodeStatus::unsupported;
-  const ZydisDecodedOperand &dst = ops[0];
-  const ZydisDecodedOperand &src = ops[1];
-
-  DecodedAccess a{};
-  a.length = insn.length;
-  a.extend = extend;
-  if (dst.type == ZYDIS_OPERAND_TYPE_REGISTER && is_plain_memory(src)) {
-    a.is_store = false;
-    a.size = src.size / 8;
-    if (!to_gpr(dst.reg.value, &a.reg)) return DecodeStatus::unsupported;
-  } else if (is_plain_memory(dst) && extend == Extend::none) {
-    a.is_store = true;
-    a.size = dst.size / 8;
-    if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-      a.store_imm = true;
-      // Zydis sign-extends a signed immediate (mov qword [m], imm32) to 64 bits already.
-      a.imm = truncate(src.imm.value.u, a.size);
-    } else if (src.type != ZYDIS_OPERAND_TYPE_REGISTER || !to_gpr(src.reg.value, &a.reg)) {
-      return DecodeStatus::unsupported;  // mov m16, Sreg
-    }
-  } else {
-    return DecodeStatus::unsupported;
-  }
+  if (st != DecodeStatus::ok) return st;
   if (a.size != 1 && a.size != 2 && a.size != 4 && a.size != 8) return DecodeStatus::unsupported;
   *out = a;
   return DecodeStatus::ok;

@@ -46,17 +46,18 @@ void write_gpr(greg_t *gregs, const GprRef &r, uint64_t v) {
   gregs[r.greg] = static_cast<greg_t>(now);
 }
 
-[[noreturn]] void die_unsupported(const char *mnemonic, uintptr_t rip, uintptr_t addr,
+[[noreturn]] void die_unsupported(const DecodeFailure &why, uintptr_t rip, uintptr_t addr,
                                   const TrappedRange &r) {
   SignalSafeMessage m;
-  if (mnemonic != nullptr) {
-    m.text("ferry trap: unsupported instruction '").text(mnemonic).text("'");
+  if (why.mnemonic != nullptr) {
+    m.text("ferry trap: unsupported instruction '").text(why.locked ? "lock " : "");
+    m.text(why.mnemonic).text("'");
   } else {
     m.text("ferry trap: undecodable instruction");
   }
   m.text(" at rip 0x").hex(rip).text(" accessing BAR ").dec(r.bar).text(" (fault address 0x");
-  m.hex(addr).text("); only mov, movzx, movsx and movsxd to or from a GPR or an immediate are ");
-  m.text("emulated\n").abort_with();
+  m.hex(addr).text("); emulated: mov/movzx/movsx/movsxd with a GPR or an immediate, and ");
+  m.text("unlocked add/sub/and/or/xor/cmp/test/inc/dec/not/neg\n").abort_with();
 }
 
 [[noreturn]] void die_outside(const DecodedAccess &a, uintptr_t rip, uintptr_t addr,
@@ -69,6 +70,39 @@ void write_gpr(greg_t *gregs, const GprRef &r, uint64_t v) {
   m.text("\n").abort_with();
 }
 
+uint64_t operand_value(const Operand &op, uint64_t mem, const greg_t *gregs) {
+  switch (op.type) {
+    case Operand::Type::memory:
+      return mem;
+    case Operand::Type::gpr:
+      return read_gpr(gregs, op.reg);
+    case Operand::Type::imm:
+      return op.imm;
+    case Operand::Type::none:
+      break;
+  }
+  return 0;
+}
+
+// A folded read-modify-write (`or [m], imm`), a compare (`test [m], imm`) or an ALU operation
+// with a memory source (`add reg, [m]`): one backend read, the operation, then the write-back
+// to memory (one backend write) or to the register, and the flags. A volatile `*reg |= 4`
+// means exactly this read and this write.
+void emulate_alu(const DecodedAccess &a, const TrappedRange &r, uint64_t off, greg_t *gregs) {
+  const uint64_t mem = mask_bytes(r.backend->read(r.bar, off, a.size), a.size);
+  const AluResult res =
+      run_alu(a.alu, a.size, operand_value(a.dst, mem, gregs), operand_value(a.src, mem, gregs));
+  if (res.writes_back) {
+    if (a.dst.type == Operand::Type::memory) {
+      r.backend->write(r.bar, off, a.size, res.value);
+    } else {
+      write_gpr(gregs, a.dst.reg, res.value);
+    }
+  }
+  const auto efl = static_cast<uint64_t>(gregs[REG_EFL]);
+  gregs[REG_EFL] = static_cast<greg_t>((efl & ~res.flags_mask) | (res.flags & res.flags_mask));
+}
+
 // Returns false when `addr` is in no trapped range (the fault is someone else's).
 bool emulate(uintptr_t addr, ucontext_t *uc) {
   RangeHold hold(find_and_hold(addr));
@@ -78,22 +112,29 @@ bool emulate(uintptr_t addr, ucontext_t *uc) {
   const auto rip = static_cast<uintptr_t>(gregs[REG_RIP]);
 
   DecodedAccess a;
-  const char *mnemonic = nullptr;
-  if (decode_access(rip, &a, &mnemonic) != DecodeStatus::ok)
-    die_unsupported(mnemonic, rip, addr, r);
+  DecodeFailure why;
+  if (decode_access(rip, &a, &why) != DecodeStatus::ok) die_unsupported(why, rip, addr, r);
   // With a guard page before the BAR, the fault address is where the access starts.
   if (addr < r.bar_base || a.size > r.bar_len || addr - r.bar_base > r.bar_len - a.size) {
     die_outside(a, rip, addr, r);
   }
   const uint64_t off = addr - r.bar_base;
 
-  if (a.is_store) {
-    const uint64_t v = a.store_imm ? a.imm : read_gpr(gregs, a.reg);
-    r.backend->write(r.bar, off, a.size, mask_bytes(v, a.size));
-  } else {
-    uint64_t v = mask_bytes(r.backend->read(r.bar, off, a.size), a.size);
-    if (a.extend == Extend::sign) v = sign_extend(v, a.size);
-    write_gpr(gregs, a.reg, v);
+  switch (a.kind) {
+    case DecodedAccess::Kind::load: {
+      uint64_t v = mask_bytes(r.backend->read(r.bar, off, a.size), a.size);
+      if (a.extend == Extend::sign) v = sign_extend(v, a.size);
+      write_gpr(gregs, a.dst.reg, v);
+      break;
+    }
+    case DecodedAccess::Kind::store: {
+      const uint64_t v = a.src.type == Operand::Type::imm ? a.src.imm : read_gpr(gregs, a.src.reg);
+      r.backend->write(r.bar, off, a.size, mask_bytes(v, a.size));
+      break;
+    }
+    case DecodedAccess::Kind::alu:
+      emulate_alu(a, r, off, gregs);
+      break;
   }
   gregs[REG_RIP] = static_cast<greg_t>(rip + a.length);
   return true;

@@ -64,23 +64,52 @@ struct GprRef {
 
 enum class Extend { none, zero, sign };
 
+// Read-modify-write and compare forms that compilers fold volatile accesses into (clang emits
+// `orl $4, (%rdi)` for `*reg |= 4` and `testl $1, 0x20(%rdi)` for `if (*reg & 1)`).
+enum class AluOp { add, sub, and_, or_, xor_, cmp, test, inc, dec, not_, neg };
+
+struct Operand {
+  enum class Type { none, memory, gpr, imm } type;
+  GprRef reg;    // type gpr
+  uint64_t imm;  // type imm: the value, truncated to the access size
+};
+
 struct DecodedAccess {
-  bool is_store;
-  unsigned size;    // bytes of the memory access: 1, 2, 4 or 8
+  enum class Kind { load, store, alu } kind;
+  AluOp alu;        // kind alu
+  Extend extend;    // kind load
+  unsigned size;    // bytes of the memory access (and of an ALU operation): 1, 2, 4 or 8
   unsigned length;  // instruction length in bytes
-  GprRef reg;       // load: destination; store: source unless store_imm
-  bool store_imm;
-  uint64_t imm;  // store_imm: the value, truncated to `size`
-  Extend extend;
+  Operand dst;      // load: gpr; store: memory; alu: the first operand (memory or gpr)
+  Operand src;      // load: memory; store: gpr or imm; alu: the second operand or none
 };
 
 enum class DecodeStatus { ok, undecodable, unsupported };
 
+// What a refused instruction was, for the message.
+struct DecodeFailure {
+  const char *mnemonic = nullptr;  // null when the bytes did not decode at all
+  bool locked = false;
+};
+
 // Decodes the instruction at `rip` (which faulted on a data access, so all of its bytes are
-// mapped) into an emulatable access. On `unsupported`, *mnemonic names the instruction.
-// Async-signal-safe. init_decoder() must have run.
-DecodeStatus decode_access(uintptr_t rip, DecodedAccess *out, const char **mnemonic);
+// mapped) into an emulatable access; otherwise fills *why. Async-signal-safe. init_decoder()
+// must have run.
+DecodeStatus decode_access(uintptr_t rip, DecodedAccess *out, DecodeFailure *why);
 void init_decoder();
+
+// ---- ALU emulation (alu.cpp) ----
+
+struct AluResult {
+  uint64_t value;       // the result, truncated to the operation size
+  uint64_t flags;       // the arithmetic flags it produced (EFLAGS bit positions)
+  uint64_t flags_mask;  // which EFLAGS bits the instruction defines
+  bool writes_back;     // false for cmp and test
+};
+
+// Runs `op` natively at `size` bytes on a and b (b unused for unary operations), so the flags
+// are the CPU's own, including the ones the manual leaves undefined.
+AluResult run_alu(AluOp op, unsigned size, uint64_t a, uint64_t b);
 
 // ---- async-signal-safe messages (handler.cpp) ----
 
