@@ -1,4 +1,5 @@
 // The three role loaders: which keys each role's file has, their ranges and cross-checks.
+#include <cstdint>
 #include <set>
 
 #include "yaml_reader.h"
@@ -75,15 +76,18 @@ DeviceNodeConfig load_device_node(const std::string &path) {
     int model = 0;
     d.get_choice("model", model, {"edu", "accel"});
     dev.model = model == 0 ? "edu" : "accel";
-    // Model parameters are unsigned integers; each model checks the ones it uses.
+    // Model parameters are unsigned integers; the names each model takes are checked here
+    // (so the error has a line), their ranges by the model when the device node starts.
     MapReader params = d.child("params");
-    params.only({"dma_buffer_size", "factorial_delay_us", "ring_entries", "irq_coalesce_count",
-                 "irq_coalesce_us", "dma_max_piece"});
-    for (const char *key : {"dma_buffer_size", "factorial_delay_us", "ring_entries",
-                            "irq_coalesce_count", "irq_coalesce_us", "dma_max_piece"}) {
+    if (dev.model == "edu")
+      params.only({"dma_buffer_size", "factorial_delay_ns", "dma_mask_bits"});
+    else
+      params.only({"max_transfer"});
+    for (const char *key : {"dma_buffer_size", "factorial_delay_ns", "dma_mask_bits",
+                            "max_transfer"}) {
       if (params.has(key)) {
         uint64_t v = 0;
-        params.get_u64(key, v, 0, 1ull << 32);
+        params.get_u64(key, v, 0, UINT64_MAX);
         dev.params[key] = v;
       }
     }

@@ -208,12 +208,12 @@ TEST(DeviceNodeConfig, devices_and_model_params_parse) {
       "  - id: 3\n"
       "    psk_file: /etc/ferry/psk\n"
       "    model: accel\n"
-      "    params: {ring_entries: 64}\n");
+      "    params: {max_transfer: 65536}\n");
   DeviceNodeConfig c = load_device_node(y.path());
   ASSERT_EQ(c.devices.size(), 1u);
   EXPECT_EQ(c.devices[0].device_id, 3u);
   EXPECT_EQ(c.devices[0].model, "accel");
-  EXPECT_EQ(c.devices[0].params.at("ring_entries"), 64u);
+  EXPECT_EQ(c.devices[0].params.at("max_transfer"), 65536u);
   EXPECT_EQ(c.transport.kind, TransportConfig::Kind::kKernelTcp);
 }
 
