@@ -8,13 +8,19 @@
 // registers through a pointer, run against a network-attached device (issue 9).
 //
 // Emulated instructions (1, 2, 4 and 8-byte accesses, any addressing mode incl. RIP-relative):
-//   mov reg <- mem, mov mem <- reg (every GPR incl. r8-r15, the 8/16-bit forms and AH/BH/CH/DH),
-//   mov mem <- imm, movzx / movsx from a byte or word, movsxd, mov with a 64-bit absolute
-//   address (A0-A3). Anything else that touches a trapped range (add, test, xchg, SSE/AVX
-//   loads, string instructions, ...) writes "ferry trap: unsupported instruction '<mnemonic>'
-//   at <rip>" to stderr and aborts: never a silent wrong result. So does an access that does
-//   not lie entirely inside the BAR (a guard page on each side catches accesses that straddle
-//   either end).
+//   - mov reg <- mem and mem <- reg (every GPR incl. r8-r15, the 8/16-bit forms, AH/BH/CH/DH),
+//     mov mem <- imm, movzx / movsx from a byte or word, movsxd, mov with a 64-bit absolute
+//     address (A0-A3);
+//   - what compilers fold volatile accesses into (clang does: `orl $4, (%rdi)` for
+//     `*reg |= 4`, `testl $1, 0x20(%rdi)` for `if (*reg & 1)`): add, sub, and, or, xor with a
+//     memory destination or source, cmp and test, inc, dec, not, neg of memory. A
+//     read-modify-write becomes one backend read and one backend write, which is what the
+//     volatile expression means; the result and the flags are computed by the CPU itself.
+// Anything else that touches a trapped range (a lock prefix, adc, xchg, bt, SSE/AVX loads,
+// string instructions, ...) writes "ferry trap: unsupported instruction '<mnemonic>' at rip
+// <address> ..." to stderr and aborts: never a silent wrong result. So does an access that
+// does not lie entirely inside the BAR (a guard page on each side catches accesses that
+// straddle either end).
 //
 // Signals. The handler is installed once, by the first map_trapped_range(), with sigaction;
 // faults outside every trapped range are passed to the handler that was installed before

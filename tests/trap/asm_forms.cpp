@@ -115,6 +115,70 @@
   FT_FN("am_sti_disp32_rex", "r11", "rax", "lea -0x300(%r11), %r12\n"                          \
         "  movq $-2, 0x300(%r12)")
 
+// An ALU test function: like FT_FN, plus the flags in (rdx, via popf) and out (rdx, pushf).
+// `reg` must not be rdx.
+#define FT_ALU_FN(name, addr, reg, insn)                                 \
+  ".globl ferry_trap_alu_" name "\n"                                     \
+  ".type ferry_trap_alu_" name ", @function\n"                           \
+  "ferry_trap_alu_" name ":\n"                                           \
+  "  push %rbx\n  push %rbp\n  push %r12\n"                              \
+  "  push %r13\n  push %r14\n  push %r15\n"                              \
+  "  push %rdx\n"                                                        \
+  "  mov %rdi, %" addr "\n"                                              \
+  "  mov %rsi, %" reg "\n"                                               \
+  "  popf\n"                                                             \
+  "  " insn "\n"                                                         \
+  "  pushf\n  pop %rdx\n"                                                \
+  "  movl $0x600dcafe, ferry_trap_marker(%rip)\n"                        \
+  "  mov %" reg ", %rax\n"                                               \
+  "  pop %r15\n  pop %r14\n  pop %r13\n"                                 \
+  "  pop %r12\n  pop %rbp\n  pop %rbx\n"                                 \
+  "  ret\n"                                                              \
+  ".size ferry_trap_alu_" name ", .-ferry_trap_alu_" name "\n"
+
+// X(name, addr, reg, size, writes_memory, insn)
+#define FT_ALUS(X)                                                                        \
+  X(add_m32_imm32, r11, rax, 4, true, "addl $0x7fffffff, (%r11)")                          \
+  X(add_m8_imm8, r11, rax, 1, true, "addb $0x80, (%r11)")                                  \
+  X(add_m64_imm8_sign_extended, r11, rax, 8, true, "addq $-1, (%r11)")                     \
+  X(add_m16_r9w, r11, r9, 2, true, "addw %r9w, (%r11)")                                    \
+  X(add_m64_rbx, r11, rbx, 8, true, "addq %rbx, (%r11)")                                   \
+  X(add_ecx_m32, r11, rcx, 4, false, "addl (%r11), %ecx")                                  \
+  X(add_r12w_m16, r11, r12, 2, false, "addw (%r11), %r12w")                                \
+  X(add_ah_m8, rdi, rax, 1, false, "addb (%rdi), %ah")                                     \
+  X(sub_m32_imm8, r11, rax, 4, true, "subl $1, (%r11)")                                    \
+  X(sub_m64_r13, r11, r13, 8, true, "subq %r13, (%r11)")                                   \
+  X(sub_r14d_m32, r11, r14, 4, false, "subl (%r11), %r14d")                                \
+  X(and_m32_imm8, r11, rax, 4, true, "andl $-5, (%r11)")                                   \
+  X(and_m8_cl, r11, rcx, 1, true, "andb %cl, (%r11)")                                      \
+  X(and_r8_m64, r11, r8, 8, false, "andq (%r11), %r8")                                     \
+  X(or_m32_r10d, r11, r10, 4, true, "orl %r10d, (%r11)")                                   \
+  X(or_m16_imm16, r11, rax, 2, true, "orw $0x8000, (%r11)")                                \
+  X(or_bh_m8, rdi, rbx, 1, false, "orb (%rdi), %bh")                                       \
+  X(xor_m16_imm16, r11, rax, 2, true, "xorw $-32768, (%r11)")                              \
+  X(xor_m64_r15, r11, r15, 8, true, "xorq %r15, (%r11)")                                   \
+  X(xor_eax_m32, r11, rax, 4, false, "xorl (%r11), %eax")                                  \
+  X(cmp_m32_imm8, r11, rax, 4, false, "cmpl $0, (%r11)")                                   \
+  X(cmp_m8_imm8, r11, rax, 1, false, "cmpb $3, (%r11)")                                    \
+  X(cmp_m64_imm8_sign_extended, r11, rax, 8, false, "cmpq $-1, (%r11)")                    \
+  X(cmp_m64_r9, r11, r9, 8, false, "cmpq %r9, (%r11)")                                     \
+  X(cmp_ecx_m32, r11, rcx, 4, false, "cmpl (%r11), %ecx")                                  \
+  X(cmp_si_m16, r11, rsi, 2, false, "cmpw (%r11), %si")                                    \
+  X(test_m32_imm32, r11, rax, 4, false, "testl $0x80, (%r11)")                             \
+  X(test_m64_imm32, r11, rax, 8, false, "testq $1, (%r11)")                                \
+  X(test_m8_imm8, r11, rax, 1, false, "testb $0x81, (%r11)")                               \
+  X(test_m16_r12w, r11, r12, 2, false, "testw %r12w, (%r11)")                              \
+  X(inc_m32, r11, rax, 4, true, "incl (%r11)")                                             \
+  X(inc_m8, r11, rax, 1, true, "incb (%r11)")                                              \
+  X(dec_m64, r11, rax, 8, true, "decq (%r11)")                                             \
+  X(dec_m16, r11, rax, 2, true, "decw (%r11)")                                             \
+  X(not_m32, r11, rax, 4, true, "notl (%r11)")                                             \
+  X(not_m8, r11, rax, 1, true, "notb (%r11)")                                              \
+  X(neg_m32, r11, rax, 4, true, "negl (%r11)")                                             \
+  X(neg_m64, r11, rax, 8, true, "negq (%r11)")
+
+#define FT_ASM_ALU(name, addr, reg, size, writes, insn) FT_ALU_FN(#name, #addr, #reg, insn)
+
 asm(".data\n"
     ".balign 4\n"
     ".globl ferry_trap_marker\n"
@@ -126,12 +190,15 @@ asm(".data\n"
     FT_ASM_RSP
     FT_ASM_IMM
     FT_ASM_MODES
-    "ferry_trap_bad_add:\n  add %eax, (%rdi)\n  ret\n"
-    ".globl ferry_trap_bad_add\n"
+    FT_ALUS(FT_ASM_ALU)
+    "ferry_trap_bad_lock_add:\n  lock add %eax, (%rdi)\n  ret\n"
+    ".globl ferry_trap_bad_lock_add\n"
+    "ferry_trap_bad_adc:\n  adc %eax, (%rdi)\n  ret\n"
+    ".globl ferry_trap_bad_adc\n"
+    "ferry_trap_bad_bt:\n  btl $3, (%rdi)\n  ret\n"
+    ".globl ferry_trap_bad_bt\n"
     "ferry_trap_bad_movdqu:\n  movdqu (%rdi), %xmm0\n  ret\n"
     ".globl ferry_trap_bad_movdqu\n"
-    "ferry_trap_bad_test:\n  testl $1, (%rdi)\n  ret\n"
-    ".globl ferry_trap_bad_test\n"
     "ferry_trap_bad_xchg:\n  xchg %eax, (%rdi)\n  ret\n"
     ".globl ferry_trap_bad_xchg\n"
     "ferry_trap_bad_movs:\n  mov %rdi, %rsi\n  movsb\n  ret\n"
@@ -192,6 +259,9 @@ FT_DECL(am_st_sib)
 FT_DECL(am_st_disp32_r9)
 FT_DECL(am_sti_sib_disp8)
 FT_DECL(am_sti_disp32_rex)
+#define FT_DECL_ALU(name, addr, reg, size, writes, insn)                           \
+  ferry::trap::testing::AluOut ferry_trap_alu_##name(volatile void *, uint64_t, uint64_t);
+FT_ALUS(FT_DECL_ALU)
 }
 
 namespace ferry::trap::testing {
@@ -263,6 +333,9 @@ const Form kAddressingForms[] = {
                  ~uint64_t{1})
 };
 
+#define FT_ALU_FORM(name, addr, reg, size, writes, insn) AluForm{#name, ferry_trap_alu_##name, size, writes},
+const AluForm kAluForms[] = {FT_ALUS(FT_ALU_FORM)};
+
 }  // namespace
 // clang-format on
 
@@ -274,6 +347,11 @@ const Form *register_forms(unsigned *count) {
 const Form *addressing_forms(unsigned *count) {
   *count = sizeof(kAddressingForms) / sizeof(kAddressingForms[0]);
   return kAddressingForms;
+}
+
+const AluForm *alu_forms(unsigned *count) {
+  *count = sizeof(kAluForms) / sizeof(kAluForms[0]);
+  return kAluForms;
 }
 
 FormFn form(const char *name) {

@@ -41,13 +41,32 @@ const Form *addressing_forms(unsigned *count);
 // The function of the register form called `name` (e.g. "mov_rax_m64"); aborts if none.
 FormFn form(const char *name);
 
+// ALU forms (read-modify-write, compare, memory source): `AluResult f(addr, v, flags_in)` sets
+// the register under test to `v` and the arithmetic flags to `flags_in`, executes the one
+// instruction on `addr`, stores the marker, and returns the register and the flags after it.
+// Tests run each form on a trapped range and on ordinary memory and compare: the CPU is the
+// reference.
+struct AluOut {
+  uint64_t reg;
+  uint64_t flags;
+};
+using AluFn = AluOut (*)(volatile void *addr, uint64_t v, uint64_t flags_in);
+struct AluForm {
+  const char *name;
+  AluFn fn;
+  unsigned size;       // bytes of the memory operand
+  bool writes_memory;  // a read-modify-write (else only a read)
+};
+const AluForm *alu_forms(unsigned *count);
+
 }  // namespace ferry::trap::testing
 
 // Instructions the engine must refuse (each label is the faulting instruction itself).
 extern "C" {
-void ferry_trap_bad_add(volatile void *addr);     // add %eax, (%rdi)
-void ferry_trap_bad_movdqu(volatile void *addr);  // movdqu (%rdi), %xmm0
-void ferry_trap_bad_test(volatile void *addr);    // testl $1, (%rdi)
-void ferry_trap_bad_xchg(volatile void *addr);    // xchg %eax, (%rdi)
-void ferry_trap_bad_movs(volatile void *addr);    // movsb (%rsi), (%rdi) with rsi = addr
+void ferry_trap_bad_lock_add(volatile void *addr);  // lock add %eax, (%rdi)
+void ferry_trap_bad_adc(volatile void *addr);       // adc %eax, (%rdi)
+void ferry_trap_bad_movdqu(volatile void *addr);    // movdqu (%rdi), %xmm0
+void ferry_trap_bad_xchg(volatile void *addr);      // xchg %eax, (%rdi)
+void ferry_trap_bad_bt(volatile void *addr);        // btl $3, (%rdi)
+void ferry_trap_bad_movs(volatile void *addr);      // movsb (%rsi), (%rdi) with rsi = addr
 }

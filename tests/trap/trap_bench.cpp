@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
   static const uint8_t kMovEaxRdi[16] = {0x8b, 0x07, 0xc3};
   const auto decode = sample(samples, kBatch, [&] {
     ferry::trap::detail::DecodedAccess a;
-    const char *mnemonic = nullptr;
-    ferry::trap::detail::decode_access(reinterpret_cast<uintptr_t>(kMovEaxRdi), &a, &mnemonic);
+    ferry::trap::detail::DecodeFailure why;
+    ferry::trap::detail::decode_access(reinterpret_cast<uintptr_t>(kMovEaxRdi), &a, &why);
     sink = a.size;
   });
   report("handler's decode step (Zydis)", decode);

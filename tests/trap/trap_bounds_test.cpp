@@ -63,11 +63,11 @@ std::string rip_of(void (*fn)(volatile void *)) {
   return buf;
 }
 
-TEST_F(TrapBounds, read_modify_write_add_dies_naming_the_instruction_and_its_address) {
+TEST_F(TrapBounds, locked_read_modify_write_dies_naming_the_instruction_and_its_address) {
   TrappedBar bar(0x1000);
-  EXPECT_DEATH(ferry_trap_bad_add(bar.base + 8),
-               "ferry trap: unsupported instruction 'add' at rip " + rip_of(ferry_trap_bad_add) +
-                   " accessing BAR 0");
+  EXPECT_DEATH(ferry_trap_bad_lock_add(bar.base + 8),
+               "ferry trap: unsupported instruction 'lock add' at rip " +
+                   rip_of(ferry_trap_bad_lock_add) + " accessing BAR 0");
 }
 
 TEST_F(TrapBounds, sse_load_dies_naming_the_instruction_and_its_address) {
@@ -76,9 +76,15 @@ TEST_F(TrapBounds, sse_load_dies_naming_the_instruction_and_its_address) {
                "unsupported instruction 'movdqu' at rip " + rip_of(ferry_trap_bad_movdqu));
 }
 
-TEST_F(TrapBounds, test_with_a_memory_operand_dies) {
+TEST_F(TrapBounds, add_with_carry_dies) {
   TrappedBar bar(0x1000);
-  EXPECT_DEATH(ferry_trap_bad_test(bar.base), "unsupported instruction 'test' at rip");
+  EXPECT_DEATH(ferry_trap_bad_adc(bar.base),
+               "unsupported instruction 'adc' at rip " + rip_of(ferry_trap_bad_adc));
+}
+
+TEST_F(TrapBounds, bit_test_with_a_register_offset_dies) {
+  TrappedBar bar(0x1000);
+  EXPECT_DEATH(ferry_trap_bad_bt(bar.base), "unsupported instruction 'bt' at rip");
 }
 
 TEST_F(TrapBounds, xchg_with_memory_dies) {
