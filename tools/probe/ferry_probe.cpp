@@ -1,0 +1,208 @@
+// ferry-probe: measures what a driver sees through the guest C API, one operation at a time,
+// and prints one JSON record per measurement (the shape of bench results.json records).
+//
+//   ferry-probe GUEST.yaml OP [--size N] [--iters N] [--warmup N] [--qd N]
+//     OP: mmio_read   (edu: 4 or 8 bytes; accel: 1, 2, 4 or 8) -> p50/p90/p99/p99.9 in ns
+//         mmio_write  posted writes per second (drained by one read at the end)
+//         dma_to_device / dma_from_device   edu DMA of --size bytes (sync + transfer) -> GB/s
+//         edu_workload   factorials by interrupt, jobs per second
+//         accel_workload CRC32C+copy of 4 KiB items at queue depth --qd, jobs per second
+// Every result the device returns is checked; a wrong one fails the run (exit 1).
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ferry/guest.h"
+#include "probe_devices.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string config, op;
+  uint64_t size = 0;
+  uint64_t iters = 0;
+  uint64_t warmup = 0;
+  uint64_t qd = 1;
+};
+
+[[noreturn]] void usage(const char *why) {
+  std::fprintf(stderr,
+               "ferry-probe: %s\nusage: ferry-probe GUEST.yaml OP [--size N] "
+               "[--iters N] [--warmup N] [--qd N]\n",
+               why);
+  std::exit(2);
+}
+
+uint64_t parse_u64(const char *flag, const char *s) {
+  char *end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 0);
+  if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0)
+    usage((std::string(flag) + " needs an unsigned integer, not '" + s + "'").c_str());
+  return v;
+}
+
+Options parse(int argc, char **argv) {
+  if (argc < 3) usage("missing arguments");
+  Options o;
+  o.config = argv[1];
+  o.op = argv[2];
+  for (int i = 3; i < argc; i += 2) {
+    if (i + 1 >= argc) usage("flag without a value");
+    std::string f = argv[i];
+    uint64_t v = parse_u64(argv[i], argv[i + 1]);
+    if (f == "--size")
+      o.size = v;
+    else if (f == "--iters")
+      o.iters = v;
+    else if (f == "--warmup")
+      o.warmup = v;
+    else if (f == "--qd")
+      o.qd = v;
+    else
+      usage(("unknown flag " + f).c_str());
+  }
+  return o;
+}
+
+uint64_t ns_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+}
+
+void print_latency(const Options &o, std::vector<uint64_t> &ns) {
+  std::sort(ns.begin(), ns.end());
+  auto pct = [&](double p) { return ns[std::min(ns.size() - 1, size_t(p * ns.size()))]; };
+  std::printf("{\"op\": \"%s\", \"size\": %" PRIu64 ", \"p50_ns\": %" PRIu64
+              ", \"p90_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64 ", \"p999_ns\": %" PRIu64
+              ", \"samples\": %zu}\n",
+              o.op.c_str(), o.size, pct(0.50), pct(0.90), pct(0.99), pct(0.999), ns.size());
+}
+
+void print_rate(const Options &o, const char *field, double value, uint64_t samples) {
+  std::printf("{\"op\": \"%s\", \"size\": %" PRIu64 ", \"qd\": %" PRIu64
+              ", \"%s\": %.4f, "
+              "\"samples\": %" PRIu64 "}\n",
+              o.op.c_str(), o.size, o.qd, field, value, samples);
+}
+
+int mmio_read(ferry_dev *dev, const Options &o, const probe::Device &d) {
+  const uint64_t off = d.read_offset(o.size);
+  if (off == probe::kNoRegister) usage("mmio_read: this device has no register of that size");
+  const uint64_t want = d.read_expect(o.size);
+  std::vector<uint64_t> ns;
+  ns.reserve(o.iters);
+  for (uint64_t i = 0; i < o.warmup + o.iters; ++i) {
+    auto t0 = Clock::now();
+    uint64_t v = probe::read(dev, o.size, off);
+    uint64_t dt = ns_since(t0);
+    if (v != want || ferry_last_error(dev) != 0) {
+      std::fprintf(stderr, "ferry-probe: read %#" PRIx64 ", want %#" PRIx64 " (error %d)\n", v,
+                   want, ferry_last_error(dev));
+      return 1;
+    }
+    if (i >= o.warmup) ns.push_back(dt);
+  }
+  print_latency(o, ns);
+  return 0;
+}
+
+int mmio_write(ferry_dev *dev, const Options &o, const probe::Device &d) {
+  const uint64_t off = d.scratch_offset();
+  auto t0 = Clock::now();
+  for (uint64_t i = 0; i < o.iters; ++i) probe::write(dev, o.size, off, i);
+  uint64_t back = probe::read(dev, o.size, off);  // ordered after every posted write
+  double secs = ns_since(t0) / 1e9;
+  if (ferry_last_error(dev) != 0 || back != d.scratch_expect(o.size, o.iters - 1)) {
+    std::fprintf(
+        stderr, "ferry-probe: posted writes lost or reordered (read back %#" PRIx64 ", error %d)\n",
+        back, ferry_last_error(dev));
+    return 1;
+  }
+  print_rate(o, "writes_per_s", o.iters / secs, o.iters);
+  return 0;
+}
+
+int dma(ferry_dev *dev, const Options &o, bool to_device) {
+  uint64_t dma_addr = 0;
+  auto *buf = static_cast<uint8_t *>(ferry_dma_alloc(dev, o.size, &dma_addr));
+  if (buf == nullptr) {
+    std::fprintf(stderr, "ferry-probe: dma_alloc of %" PRIu64 " bytes failed (%d)\n", o.size,
+                 ferry_last_error(dev));
+    return 1;
+  }
+  int rc = 0;
+  uint64_t bytes = 0;
+  Clock::time_point t0;
+  for (uint64_t i = 0; i < o.warmup + o.iters && rc == 0; ++i) {
+    if (i == o.warmup) t0 = Clock::now();
+    if (to_device) {
+      std::memset(buf, static_cast<int>(i), o.size);
+      rc = probe::edu_dma(dev, dma_addr, o.size, true);
+    } else {
+      rc = probe::edu_dma(dev, dma_addr, o.size, false);
+      // The device buffer holds what the last to-device transfer (the warm-up's) put there.
+    }
+    if (i >= o.warmup) bytes += o.size;
+  }
+  double secs = ns_since(t0) / 1e9;
+  if (rc == 0 && !to_device) {
+    // Verify the last transfer really brought the device buffer's bytes.
+    rc = probe::edu_check_from_device(dev, buf, dma_addr, o.size);
+  }
+  ferry_dma_free(dev, buf, o.size);
+  if (rc != 0) return 1;
+  print_rate(o, "gbytes_per_s", bytes / secs / 1e9, o.iters);
+  return 0;
+}
+
+int run(const Options &o) {
+  ferry_dev *dev = ferry_open(o.config.c_str());
+  if (dev == nullptr) {
+    std::fprintf(stderr, "ferry-probe: ferry_open(%s): %s\n", o.config.c_str(), ferry_open_error());
+    return 1;
+  }
+  probe::Device d = probe::identify(dev);
+  int rc = 1;
+  if (d.kind == probe::Kind::kUnknown) {
+    std::fprintf(stderr, "ferry-probe: the device is neither edu nor accel\n");
+  } else if (o.op == "mmio_read") {
+    rc = mmio_read(dev, o, d);
+  } else if (o.op == "mmio_write") {
+    rc = mmio_write(dev, o, d);
+  } else if (o.op == "dma_to_device" || o.op == "dma_from_device") {
+    if (d.kind != probe::Kind::kEdu) usage("DMA throughput is measured on the edu device");
+    if (o.op == "dma_from_device") rc = probe::edu_fill_device(dev, o.size);
+    if (o.op == "dma_to_device" || rc == 0) rc = dma(dev, o, o.op == "dma_to_device");
+  } else if (o.op == "edu_workload") {
+    if (d.kind != probe::Kind::kEdu) usage("edu_workload needs the edu device");
+    auto t0 = Clock::now();
+    rc = probe::edu_factorials(dev, o.iters);
+    if (rc == 0) print_rate(o, "jobs_per_s", o.iters / (ns_since(t0) / 1e9), o.iters);
+  } else if (o.op == "accel_workload") {
+    if (d.kind != probe::Kind::kAccel) usage("accel_workload needs the accel device");
+    double jobs_per_s = 0;
+    rc = probe::accel_jobs(dev, o.iters, static_cast<uint32_t>(o.qd), o.size, jobs_per_s);
+    if (rc == 0) print_rate(o, "jobs_per_s", jobs_per_s, o.iters);
+  } else {
+    usage(("unknown operation " + o.op).c_str());
+  }
+  ferry_close(dev);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  if (o.iters == 0) o.iters = o.op == "mmio_read" ? 20000 : o.op == "mmio_write" ? 100000 : 50;
+  if (o.warmup == 0) o.warmup = o.op == "mmio_read" ? 1000 : 2;
+  if (o.size == 0) o.size = o.op.rfind("dma", 0) == 0 ? 65536 : o.op == "accel_workload" ? 4096 : 4;
+  return run(o);
+}
