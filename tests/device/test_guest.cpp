@@ -139,10 +139,19 @@ bool TestGuest::connect() {
   return true;
 }
 
+void TestGuest::resend_hello() {
+  for (const Descriptor &d :
+       proto::handshake_fragments(o_.channel, proto::HandshakeMsg::kHello, hs_->hello())) {
+    send_raw(d);
+  }
+  bench_.pump();
+}
+
 void TestGuest::on_descriptor(const Descriptor &raw) {
   if (raw.hdr.kind == static_cast<uint8_t>(Kind::kHandshake)) {
     if (assembler_.add(raw)) {
       answer_.emplace(assembler_.message().begin(), assembler_.message().end());
+      answers.push_back(*answer_);
     }
     return;
   }

@@ -53,8 +53,9 @@ struct StoredChunk {
 // `from_node` is the node's peer sink. pump() runs both sides until nothing moves.
 class TestBench {
  public:
-  TestBench(device::DeviceNode &node, size_t link_capacity = 1 << 16)
-      : to_node(link_capacity), from_node(link_capacity), node_(node) {}
+  // from_node_capacity: records the node's sink takes before it refuses (backpressure).
+  TestBench(device::DeviceNode &node, size_t from_node_capacity = 1 << 16)
+      : to_node(1 << 20), from_node(from_node_capacity), node_(node) {}
   device::DeviceNode &node() { return node_; }
   // Delivers records both ways and polls the node until everything settled (bounded).
   void pump(int max_rounds = 10000);
@@ -91,6 +92,10 @@ class TestGuest {
   bool connect();
   const std::string &error() const { return error_; }
   bool connected() const { return crypto_ != nullptr; }
+  // Sends the last Hello again, as a guest whose Accept got lost would.
+  void resend_hello();
+  // Every handshake answer (Accept or Reject) received, in order.
+  std::vector<std::vector<uint8_t>> answers;
 
   // Seals and posts a request on queue q; returns its sequence number.
   uint64_t post_read(unsigned bar, uint64_t off, unsigned size, uint16_t q = 0);
