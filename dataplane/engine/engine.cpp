@@ -1,5 +1,6 @@
 #include "ferry/engine/engine.h"
 
+#include <sys/prctl.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -245,7 +246,9 @@ void Engine::housekeeping(uint64_t now_ns) {
 }
 
 void Engine::run(const std::atomic<bool> &stop) {
-  IdlePoller idle(opt_.idle);
+  IdlePoller idle(opt_.idle, transport_.get());
+  // Sleeps of a few microseconds mean what they say (the default slack is 50 us).
+  if (opt_.idle.mode == config::IdlePolicy::Mode::kSpinThenSleep) prctl(PR_SET_TIMERSLACK, 1000);
   uint32_t until_housekeeping = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     const uint64_t now = now_ns();

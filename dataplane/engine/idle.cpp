@@ -1,5 +1,7 @@
 #include "ferry/engine/idle.h"
 
+#include "ferry/engine/transport.h"
+
 #include <sched.h>
 #include <time.h>
 
@@ -14,11 +16,14 @@ void IdlePoller::idle_slow() {
     case config::IdlePolicy::Mode::kSpinThenYield:
       sched_yield();
       break;
-    case config::IdlePolicy::Mode::kSpinThenSleep: {
-      timespec ts{0, static_cast<long>(p_.sleep_us) * 1000};
-      nanosleep(&ts, nullptr);
+    case config::IdlePolicy::Mode::kSpinThenSleep:
+      if (waiter_ != nullptr) {
+        waiter_->idle_wait(p_.sleep_us);
+      } else {
+        timespec ts{0, static_cast<long>(p_.sleep_us) * 1000};
+        nanosleep(&ts, nullptr);
+      }
       break;
-    }
   }
 }
 

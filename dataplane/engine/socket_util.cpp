@@ -1,6 +1,8 @@
 #include "socket_util.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,6 +31,16 @@ std::string to_string(const sockaddr_in &a) {
 
 void throw_errno(const std::string &what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+void wait_readable(int fd, uint32_t us) {
+  timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
+  if (fd < 0) {
+    nanosleep(&ts, nullptr);
+    return;
+  }
+  pollfd p{fd, POLLIN, 0};
+  ppoll(&p, 1, &ts, nullptr);
 }
 
 Fd &Fd::operator=(Fd &&o) noexcept {

@@ -17,6 +17,9 @@ std::string to_string(const sockaddr_in &a);
 // Throws std::runtime_error("<what>: <strerror(errno)>").
 [[noreturn]] void throw_errno(const std::string &what);
 
+// Waits up to `us` microseconds for `fd` to become readable (fd < 0: just sleeps).
+void wait_readable(int fd, uint32_t us);
+
 // RAII file descriptor.
 class Fd {
  public:

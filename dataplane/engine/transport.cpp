@@ -1,5 +1,7 @@
 #include "ferry/engine/transport.h"
 
+#include <time.h>
+
 #include <stdexcept>
 
 #include "transport_dpdk.h"
@@ -7,6 +9,11 @@
 #include "transport_kernel_udp.h"
 
 namespace ferry::engine {
+
+void Transport::idle_wait(uint32_t us) {
+  timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
+  nanosleep(&ts, nullptr);
+}
 
 void Transport::set_test_drops(uint32_t next_n, uint32_t every_nth, uint32_t permille,
                                uint64_t seed) {

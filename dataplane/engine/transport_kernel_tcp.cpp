@@ -119,6 +119,11 @@ void KernelTcpTransport::maintain(uint64_t now_ns) {
   }
 }
 
+void KernelTcpTransport::idle_wait(uint32_t us) {
+  // Connected: wake on data. Otherwise on a connection to accept (listener) or just sleep.
+  wait_readable(connected_ ? conn_.get() : listen_fd_.get(), us);
+}
+
 bool KernelTcpTransport::flush_pending() {
   while (tx_off_ < tx_len_) {
     ssize_t w = ::send(conn_.get(), tx_pending_.data() + tx_off_, tx_len_ - tx_off_,

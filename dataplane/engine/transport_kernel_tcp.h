@@ -24,6 +24,7 @@ class KernelTcpTransport final : public Transport {
   int send(std::span<const FrameView> frames) override;
   int recv(std::span<FrameView> out) override;
   void maintain(uint64_t now_ns) override;
+  void idle_wait(uint32_t us) override;
   uint64_t link_generation() const override { return generation_; }
   bool link_up() const override { return connected_; }
 

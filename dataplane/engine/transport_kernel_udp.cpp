@@ -47,6 +47,10 @@ KernelUdpTransport::KernelUdpTransport(const config::TransportConfig &cfg)
   }
 }
 
+void KernelUdpTransport::idle_wait(uint32_t us) {
+  wait_readable(fd_.get(), us);
+}
+
 uint16_t KernelUdpTransport::local_port() const {
   sockaddr_in a{};
   socklen_t len = sizeof(a);

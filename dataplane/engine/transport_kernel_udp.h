@@ -23,6 +23,7 @@ class KernelUdpTransport final : public Transport {
   size_t max_frame() const override { return max_frame_; }
   int send(std::span<const FrameView> frames) override;
   int recv(std::span<FrameView> out) override;
+  void idle_wait(uint32_t us) override;
 
   // The port the socket is bound to (useful when the configuration asked for port 0).
   uint16_t local_port() const;

@@ -7,14 +7,18 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 extern char **environ;
 
@@ -155,6 +159,36 @@ bool wait_for_file(const std::string &path, Child &c, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+
+std::string telemetry_query(const std::string &file_prefix, const std::string &cmd) {
+  const std::string path = "/var/run/dpdk/" + file_prefix + "/dpdk_telemetry.v2";
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0) {
+    std::vector<char> buf(1 << 16);
+    ssize_t n = read(fd, buf.data(), buf.size());  // the greeting: version, pid, max_output_len
+    if (n > 0 && write(fd, cmd.data(), cmd.size()) == static_cast<ssize_t>(cmd.size())) {
+      n = read(fd, buf.data(), buf.size());
+      if (n > 0) out.assign(buf.data(), static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
+long long json_uint(const std::string &json, const std::string &key) {
+  std::smatch m;
+  if (std::regex_search(json, m, std::regex("\"" + key + "\": *(\\d+)"))) return std::stoll(m[1]);
+  return -1;
 }
 
 }  // namespace ferry::testing

@@ -60,6 +60,16 @@ class Child {
   // argv[0] is looked up in PATH; stdout and stderr go to `log`.
   Child(const std::vector<std::string> &argv, const std::string &log);
   Child(Child &&o) noexcept : pid_(o.pid_), log_(std::move(o.log_)) { o.pid_ = -1; }
+  Child &operator=(Child &&o) noexcept {
+    if (this != &o) {
+      if (pid_ > 0) stop(2000);
+      pid_ = o.pid_;
+      status_ = o.status_;
+      log_ = std::move(o.log_);
+      o.pid_ = -1;
+    }
+    return *this;
+  }
   ~Child();
   pid_t pid() const { return pid_; }
   bool running();
@@ -78,4 +88,13 @@ class Child {
 // Waits until `path` exists or the child exits; false on timeout or exit.
 bool wait_for_file(const std::string &path, Child &c, int timeout_ms);
 
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+// Sends one command to a DPDK process's telemetry socket (the protocol dpdk-telemetry.py
+// speaks: /var/run/dpdk/<prefix>/dpdk_telemetry.v2, SOCK_SEQPACKET) and returns the JSON
+// reply, or "" on failure.
+std::string telemetry_query(const std::string &file_prefix, const std::string &cmd);
+// Pulls an unsigned value `"key": N` out of a telemetry JSON reply; -1 if absent.
+long long json_uint(const std::string &json, const std::string &key);
 }  // namespace ferry::testing

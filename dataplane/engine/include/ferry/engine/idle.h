@@ -9,9 +9,14 @@
 
 namespace ferry::engine {
 
+class Transport;
+
 class IdlePoller {
  public:
-  explicit IdlePoller(const config::IdlePolicy &p) : p_(p) {}
+  // With a transport, spin-then-sleep waits in Transport::idle_wait (a kernel transport wakes
+  // as soon as a frame arrives) instead of a plain sleep.
+  explicit IdlePoller(const config::IdlePolicy &p, Transport *waiter = nullptr)
+      : p_(p), waiter_(waiter) {}
   // Call once per poll iteration with the work it found.
   void after_poll(int work) {
     if (work > 0) {
@@ -29,6 +34,7 @@ class IdlePoller {
  private:
   void idle_slow();
   config::IdlePolicy p_;
+  Transport *waiter_;
   uint32_t empty_ = 0;
   uint64_t waits_ = 0;
 };

@@ -53,6 +53,9 @@ class Transport {
   // Bumped whenever the path lost data it had accepted (a TCP connection replaced or lost):
   // the engine then drops its own per-link state.
   virtual uint64_t link_generation() const { return 0; }
+  // Idle: waits up to `us` microseconds or until a frame may have arrived, whichever is
+  // first. The default just sleeps; kernel transports wait on their socket.
+  virtual void idle_wait(uint32_t us);
   // True while frames can flow (a TCP connection exists; a peer MAC is known).
   virtual bool link_up() const { return true; }
 

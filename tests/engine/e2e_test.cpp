@@ -1,0 +1,278 @@
+// Both services for real, end to end: ferry-device-node in one namespace, ferry-dataplane in
+// the other, a veth between them, guest regions in hugetlbfs, and the edu example driver (the
+// guest C API only) passing over every transport: kernel-udp, kernel-tcp, DPDK af_packet,
+// af_xdp and memif, DPDK on one side with kernel-udp on the other; two guests at once; lost
+// frames; counters through telemetry; a data plane that cannot read any key. Each transport
+// also reports the 8-byte MMIO read round trip (ferry-mmio-latency).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "lab.h"
+#include "require.h"
+
+namespace ferry::testing {
+namespace {
+
+std::string bin(const std::string &rel) {
+  return build_root() + "/" + rel;
+}
+
+// How one side of the link is set up.
+struct Side {
+  std::string kind;  // kernel-udp, kernel-tcp, af_packet, af_xdp, memif
+  bool dpdk() const { return kind == "af_packet" || kind == "af_xdp" || kind == "memif"; }
+  bool huge() const { return kind == "memif"; }
+};
+
+class E2e : public ::testing::Test {
+ protected:
+  // Makes the lab and starts both services. `dp` runs in namespace a (CVM host, 198.18.0.1),
+  // `dn` in namespace b (accelerator host, 198.18.0.2).
+  void up(Side dp, Side dn, int guests = 1, const std::map<std::string, std::string> &env = {},
+          bool hide_keys_from_dataplane = false) {
+    FERRY_REQUIRE(running_as_root(), "needs root: namespaces, hugepages, DPDK vdevs");
+    FERRY_REQUIRE(ensure_hugepages(256), "needs 256 free 2 MiB hugepages on /dev/hugepages");
+    ASSERT_TRUE(std::ifstream(bin("guest-shim/examples/ferry-edu-example")).good())
+        << "edu example not built";
+    lab_ = std::make_unique<VethLab>(!dp.dpdk(), !dn.dpdk(), 1500);
+    FERRY_REQUIRE(lab_->ok(), lab_->error());
+    dir_ = "/tmp/ferry-e2e-" + lab_->ns_a;
+    keys_ = dir_ + "/keys";
+    run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys_);
+    run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + keys_ + "/psk && chmod 600 " +
+            keys_ + "/psk");
+    for (int g = 1; g <= guests; ++g) {
+      std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
+          << "region: /dev/hugepages/" << lab_->ns_a << "-region" << g << "\n"
+          << "queues: 1\nqueue: 0\npsk_file: " << keys_ << "/psk\ndevice_id: 1\n"
+          << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n";
+    }
+    std::ofstream(dir_ + "/device-node.yaml")
+        << eal(dn, "dn", lab_->if_b, "1") << transport(dn, VethLab::kIpB, VethLab::kIpA, "0")
+        << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n"
+        << "devices:\n  - {id: 1, psk_file: " << keys_ << "/psk, model: edu}\n"
+        << "ready_file: " << dir_ << "/dn.ready\n";
+    std::ofstream dpf(dir_ + "/dataplane.yaml");
+    dpf << eal(dp, "dp", lab_->if_a, "0") << transport(dp, VethLab::kIpA, VethLab::kIpB, "1")
+        << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\nguests:\n";
+    for (int g = 1; g <= guests; ++g)
+      dpf << "  - {path: /dev/hugepages/" << lab_->ns_a << "-region" << g << ", channel: " << g
+          << ", queues: 1}\n";
+    dpf << "ready_file: " << dir_ << "/dp.ready\n";
+    dpf.close();
+
+    std::vector<std::string> envp{"env"};
+    for (auto &[k, v] : env) envp.push_back(k + "=" + v);
+    auto cmd = [&](const std::string &ns, const std::string &service, const std::string &cfg,
+                   bool hide) {
+      std::vector<std::string> a{"ip", "netns", "exec", ns};
+      if (hide) {  // a mount namespace where the key directory is an empty tmpfs
+        a.insert(a.end(), {"unshare", "-m", "sh", "-c",
+                           "mount -t tmpfs none " + keys_ + " && exec \"$0\" \"$@\""});
+      }
+      a.insert(a.end(), envp.begin(), envp.end());
+      a.insert(a.end(), {bin("dataplane/services/" + service), cfg});
+      return a;
+    };
+    dn_ = Child(cmd(lab_->ns_b, "ferry-device-node", dir_ + "/device-node.yaml", false),
+                dir_ + "/dn.log");
+    ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
+    dp_ = Child(
+        cmd(lab_->ns_a, "ferry-dataplane", dir_ + "/dataplane.yaml", hide_keys_from_dataplane),
+        dir_ + "/dp.log");
+    ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
+  }
+
+  std::string eal(const Side &s, const std::string &who, const std::string &iface,
+                  const std::string &lcore) {
+    std::string vdev;
+    if (s.kind == "af_packet") vdev = "net_af_packet0,iface=" + iface;
+    if (s.kind == "af_xdp") vdev = "net_af_xdp0,iface=" + iface + ",start_queue=0,queue_count=1";
+    if (s.kind == "memif")
+      vdev = std::string("net_memif0,role=") + (who == "dn" ? "server" : "client") +
+             ",socket=" + dir_ + "/memif.sock,socket-abstract=no";
+    prefix_[who] = "fe-" + lab_->ns_a + "-" + who;
+    return "eal:\n  lcores: [" + lcore + "]\n  no_huge: " + (s.huge() ? "false" : "true") +
+           "\n  memory_mb: 64\n  file_prefix: " + prefix_[who] + "\n  vdevs: [" +
+           (vdev.empty() ? "" : "'" + vdev + "'") + "]\n";
+  }
+
+  std::string transport(const Side &s, const char *local, const char *peer, const std::string &) {
+    const std::string kind = s.dpdk() ? "dpdk" : s.kind;
+    std::string port = s.kind == "af_packet" ? "net_af_packet0"
+                       : s.kind == "af_xdp"  ? "net_af_xdp0"
+                       : s.kind == "memif"   ? "net_memif0"
+                                             : "";
+    return "transport:\n  kind: " + kind + "\n" + (port.empty() ? "" : "  port: " + port + "\n") +
+           "  local: {ip: " + local + ", port: 7000}\n  peer: {ip: " + peer +
+           ", port: 7000}\n  mtu: 1500\n  retransmit_us: 5000\n";
+  }
+
+  // Runs the edu example on guest g; returns its exit status and keeps its output.
+  int edu(int g = 1, std::string *out = nullptr) {
+    Child c({bin("guest-shim/examples/ferry-edu-example"),
+             dir_ + "/guest" + std::to_string(g) + ".yaml"},
+            dir_ + "/edu" + std::to_string(g) + ".log");
+    int rc = c.wait(60000);
+    if (out) *out = c.log_tail();
+    return rc;
+  }
+
+  // The 8-byte MMIO read round trip on guest 1, printed and recorded as a test property.
+  void measure(const std::string &label) {
+    Child c({bin("tests/engine/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
+            dir_ + "/latency.log");
+    ASSERT_EQ(c.wait(60000), 0) << c.log_tail();
+    std::string line = c.log_tail();
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    line = line.substr(line.rfind('\n') + 1);
+    std::printf("[ latency  ] %s: %s\n", label.c_str(), line.c_str());
+    RecordProperty("mmio_read_" + label, line);
+  }
+
+  void TearDown() override {
+    if (dp_.running()) {
+      EXPECT_EQ(dp_.stop(5000), 0) << "ferry-dataplane did not shut down cleanly\n"
+                                   << dp_.log_tail();
+    }
+    if (dn_.running()) {
+      EXPECT_EQ(dn_.stop(5000), 0) << "ferry-device-node did not shut down cleanly\n"
+                                   << dn_.log_tail();
+    }
+    if (lab_) {
+      // The data plane removed its regions on the way out.
+      struct stat st;
+      EXPECT_NE(0, stat(("/dev/hugepages/" + lab_->ns_a + "-region1").c_str(), &st));
+      run_cmd("rm -f /dev/hugepages/" + lab_->ns_a + "-region*");
+      if (!HasFailure()) run_cmd("rm -rf " + dir_);
+    }
+  }
+
+  void edu_passes(const std::string &label) {
+    std::string out;
+    EXPECT_EQ(edu(1, &out), 0) << out << "\n--- dataplane\n"
+                               << dp_.log_tail() << "\n--- device node\n"
+                               << dn_.log_tail();
+    measure(label);
+  }
+
+  std::unique_ptr<VethLab> lab_;
+  std::string dir_, keys_;
+  std::map<std::string, std::string> prefix_;
+  Child dn_, dp_;
+};
+
+TEST_F(E2e, edu_example_passes_over_kernel_udp) {
+  up({"kernel-udp"}, {"kernel-udp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  edu_passes("kernel-udp");
+}
+
+TEST_F(E2e, edu_example_passes_over_kernel_tcp) {
+  up({"kernel-tcp"}, {"kernel-tcp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  edu_passes("kernel-tcp");
+}
+
+TEST_F(E2e, edu_example_passes_over_dpdk_af_packet) {
+  up({"af_packet"}, {"af_packet"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  edu_passes("dpdk-af_packet");
+}
+
+TEST_F(E2e, edu_example_passes_over_dpdk_af_xdp) {
+  up({"af_xdp"}, {"af_xdp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  edu_passes("dpdk-af_xdp");
+}
+
+TEST_F(E2e, edu_example_passes_over_dpdk_memif) {
+  up({"memif"}, {"memif"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  edu_passes("dpdk-memif");
+}
+
+TEST_F(E2e, edu_example_passes_with_dpdk_on_one_side_and_kernel_udp_on_the_other) {
+  up({"af_packet"}, {"kernel-udp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  edu_passes("dpdk-af_packet-to-kernel-udp");
+}
+
+TEST_F(E2e, two_guests_run_the_edu_example_at_once) {
+  up({"kernel-udp"}, {"kernel-udp"}, 2);
+  if (HasFatalFailure() || IsSkipped()) return;
+  int rc2 = -1;
+  std::string out2;
+  std::thread second([&] { rc2 = edu(2, &out2); });
+  std::string out1;
+  EXPECT_EQ(edu(1, &out1), 0) << out1;
+  second.join();
+  EXPECT_EQ(rc2, 0) << out2;
+  const std::string ch = telemetry_query(prefix_["dp"], "/ferry/channels");
+  EXPECT_NE(ch.find("channel_1"), std::string::npos) << ch;
+  EXPECT_NE(ch.find("channel_2"), std::string::npos) << ch;
+}
+
+TEST_F(E2e, lost_frames_are_retransmitted_and_the_edu_example_still_passes) {
+  up({"kernel-udp"}, {"kernel-udp"}, 1, {{"FERRY_TEST_TX_DROP", "permille=100,seed=7"}});
+  if (HasFatalFailure() || IsSkipped()) return;
+  std::string out;
+  EXPECT_EQ(edu(1, &out), 0) << out;
+  const std::string dp = telemetry_query(prefix_["dp"], "/ferry/stats");
+  const std::string dn = telemetry_query(prefix_["dn"], "/ferry/stats");
+  EXPECT_GT(json_uint(dp, "test_drops"), 0) << dp;
+  EXPECT_GT(json_uint(dp, "retransmits") + json_uint(dn, "retransmits"), 0) << dp << dn;
+}
+
+TEST_F(E2e, counters_are_readable_through_dpdk_telemetry) {
+  up({"kernel-udp"}, {"kernel-udp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  ASSERT_EQ(edu(1), 0);
+  const std::string stats = telemetry_query(prefix_["dp"], "/ferry/stats");
+  const std::string info = telemetry_query(prefix_["dn"], "/ferry/info");
+  const std::string app = telemetry_query(prefix_["dn"], "/ferry/app");
+  const std::string lat = telemetry_query(prefix_["dp"], "/ferry/latency");
+  EXPECT_GT(json_uint(stats, "descriptors_tx"), 0) << stats;
+  EXPECT_GT(json_uint(stats, "frames_rx"), 0) << stats;
+  EXPECT_NE(info.find("device-node"), std::string::npos) << info;
+  EXPECT_GT(json_uint(app, "mmio_reads"), 0) << app;
+  EXPECT_GT(json_uint(lat, "count"), 0) << lat;
+  const std::string relay = telemetry_query(prefix_["dp"], "/ferry/app");
+  EXPECT_GT(json_uint(relay, "sq_descriptors"), 0) << relay;
+}
+
+TEST_F(E2e, the_data_plane_serves_without_any_key_it_could_read) {
+  up({"kernel-udp"}, {"kernel-udp"}, 1, {}, /*hide_keys_from_dataplane=*/true);
+  if (HasFatalFailure() || IsSkipped()) return;
+  // Inside the data plane's mount namespace the key directory is empty.
+  Child probe({"nsenter", "-t", std::to_string(dp_.pid()), "-m", "ls", "-A", keys_},
+              dir_ + "/probe.log");
+  EXPECT_EQ(probe.wait(5000), 0);
+  EXPECT_EQ(probe.log_tail(), "");
+  std::string out;
+  EXPECT_EQ(edu(1, &out), 0) << out;
+}
+
+TEST(E2eConfig, a_bad_configuration_exits_2_naming_file_key_and_line) {
+  const std::string path = "/tmp/ferry-e2e-bad-" + std::to_string(getpid()) + ".yaml";
+  std::ofstream(path) << "eal: {lcores: [0]}\ntransport:\n  kind: carrier-pigeon\n";
+  for (const char *service : {"ferry-dataplane", "ferry-device-node"}) {
+    Child c({bin(std::string("dataplane/services/") + service), path}, path + ".log");
+    EXPECT_EQ(c.wait(10000), 2) << service;
+    const std::string log = c.log_tail();
+    EXPECT_NE(log.find(path), std::string::npos) << log;
+    EXPECT_NE(log.find("kind"), std::string::npos) << log;
+    EXPECT_NE(log.find(":3"), std::string::npos) << log;
+  }
+  std::remove(path.c_str());
+  std::remove((path + ".log").c_str());
+}
+
+}  // namespace
+}  // namespace ferry::testing
