@@ -55,6 +55,21 @@ TEST(Mmio, a_size_the_device_does_not_decode_reads_all_ones_like_the_hardware) {
   EXPECT_EQ(ferry_last_error(dev.get()), 0) << "a device answer, not a transport failure";
 }
 
+TEST(Mmio, narrow_writes_reach_the_device_which_ignores_sizes_it_does_not_decode) {
+  Responder r;
+  auto dev = open_guest(r.guest_config());
+  ASSERT_TRUE(dev);
+  ferry_iowrite32(dev.get(), 0, EduModel::kRegLiveness, 0x11111111u);
+  ferry_iowrite8(dev.get(), 0, EduModel::kRegLiveness, 0x22);
+  EXPECT_EQ(ferry_last_error(dev.get()), 0);
+  ferry_iowrite16(dev.get(), 0, EduModel::kRegLiveness, 0x3333);
+  EXPECT_EQ(ferry_last_error(dev.get()), 0);
+  EXPECT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~0x11111111u);
+  uint64_t writes = 0;
+  r.paused([&] { writes = r.node().counters().mmio_writes; });
+  EXPECT_GE(writes, 3u) << "the narrow writes did not reach the device";
+}
+
 TEST(Mmio, a_read_outside_every_bar_fails_with_eio_and_all_ones) {
   Responder r;
   auto dev = open_guest(r.guest_config());

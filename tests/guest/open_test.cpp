@@ -159,6 +159,28 @@ TEST(Open, reopening_starts_a_fresh_session_that_works) {
   r.paused([&] { EXPECT_GE(r.node().counters().handshakes, 3u); });
 }
 
+TEST(Open, every_security_level_and_key_size_gives_a_working_session) {
+  Responder r;
+  for (proto::Security sec :
+       {proto::Security::kConfidential, proto::Security::kIntegrity, proto::Security::kNone}) {
+    for (uint8_t key_bytes : {uint8_t{16}, uint8_t{32}}) {
+      config::GuestConfig cfg = r.guest_config();
+      cfg.security = sec;
+      cfg.key_bytes = key_bytes;
+      auto dev = open_guest(cfg);
+      ASSERT_TRUE(dev) << proto::security_name(sec) << " " << int{key_bytes};
+      ferry_iowrite32(dev.get(), 0, device::EduModel::kRegLiveness, 7);
+      EXPECT_EQ(ferry_ioread32(dev.get(), 0, device::EduModel::kRegLiveness), ~7u);
+      uint64_t dma = 0;
+      auto *buf = static_cast<uint8_t *>(ferry_dma_alloc(dev.get(), 100, &dma));
+      ASSERT_NE(buf, nullptr);
+      buf[99] = 0x5a;
+      EXPECT_EQ(ferry_dma_sync_for_device(dev.get(), dma, 100), 0);
+      EXPECT_EQ(ferry_last_error(dev.get()), 0) << proto::security_name(sec);
+    }
+  }
+}
+
 TEST(Open, the_open_error_is_per_thread) {
   EXPECT_EQ(ferry_open("/nonexistent/a.yaml"), nullptr);
   std::string other;
