@@ -57,7 +57,7 @@ lab_down() {
   done
   ip link del "$if_cvm" 2>/dev/null || true
   if mountpoint -q "$state/huge" 2>/dev/null; then umount "$state/huge" || umount -l "$state/huge"; fi
-  rm -rf "$state"
+  rm -rf "$state" /var/run/dpdk/ferry-lab-dp /var/run/dpdk/ferry-lab-dn
   say "down: no namespace, link, process, mount or file of the lab is left"
 }
 
@@ -110,6 +110,9 @@ lab_up() {
     fi
     say "cleaning up what a previous lab left behind"
     lab_down
+  elif ip netns list | grep -qwE "$ns_cvm|$ns_acc" || ip link show "$if_cvm" >/dev/null 2>&1; then
+    say "removing namespaces and links a crashed lab left behind"
+    lab_down
   fi
   [ -x "$bin/ferry-dataplane" ] && [ -x "$bin/ferry-device-node" ] || die "services not built in $bin (./ferry build)"
 
@@ -135,7 +138,7 @@ lab_up() {
   mkdir -p "$state/huge"
   STATE=$state STATE_HUGE=$state/huge SECURITY=$security
   printf 'transport=%s\nsecurity=%s\n' "$transport" "$security" >"$state/lab.env"
-  trap 'say "failed; tearing down"; lab_down' ERR
+  trap 'rc=$?; if [ $rc -ne 0 ]; then say "failed; tearing down"; lab_down; fi' EXIT
 
   # Hugepages: the guest regions always live in them; DPDK uses them for memif.
   local nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
@@ -168,7 +171,7 @@ lab_up() {
   wait_ready ferry-device-node "$state/device-node.ready"
   start_service $ns_cvm ferry-dataplane "$state/dataplane.yaml"
   wait_ready ferry-dataplane "$state/dataplane.ready"
-  trap - ERR
+  trap - EXIT
   say "up: $transport, security $security, data plane on lcore $DP_LCORE, device node on lcore $DN_LCORE"
   echo "guest-config: $state/guest-edu.yaml"
 }
