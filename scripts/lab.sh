@@ -116,16 +116,17 @@ lab_up() {
   fi
   [ -x "$bin/ferry-dataplane" ] && [ -x "$bin/ferry-device-node" ] || die "services not built in $bin (./ferry build)"
 
-  NO_HUGE=true MEMORY_MB=64 DP_VDEVS= DN_VDEVS= DP_PORT= DN_PORT= DP_EXTRA= DN_EXTRA=
+  # af_packet and af_xdp ports take standard frames (1518 B); the others carry 9000-byte ones.
+  MTU=9000 NO_HUGE=true MEMORY_MB=64 DP_VDEVS= DN_VDEVS= DP_PORT= DN_PORT= DP_EXTRA= DN_EXTRA=
   KIND=$transport
   case "$transport" in
     kernel-udp|kernel-tcp) ;;
     af_packet)
-      KIND=dpdk DP_PORT=net_af_packet0 DN_PORT=net_af_packet0
-      DP_VDEVS="'net_af_packet0,iface=$if_cvm,blocksz=16384,framesz=16384,framecnt=512'"
-      DN_VDEVS="'net_af_packet0,iface=$if_acc,blocksz=16384,framesz=16384,framecnt=512'" ;;
+      KIND=dpdk DP_PORT=net_af_packet0 DN_PORT=net_af_packet0 MTU=1500
+      DP_VDEVS="'net_af_packet0,iface=$if_cvm'"
+      DN_VDEVS="'net_af_packet0,iface=$if_acc'" ;;
     af_xdp)
-      KIND=dpdk DP_PORT=net_af_xdp0 DN_PORT=net_af_xdp0
+      KIND=dpdk DP_PORT=net_af_xdp0 DN_PORT=net_af_xdp0 MTU=1500
       DP_VDEVS="'net_af_xdp0,iface=$if_cvm,start_queue=0,queue_count=1'"
       DN_VDEVS="'net_af_xdp0,iface=$if_acc,start_queue=0,queue_count=1'" ;;
     memif)
@@ -157,7 +158,7 @@ lab_up() {
   ip -n $ns_acc addr add $ip_acc/15 dev $if_acc
   for pair in "$ns_cvm $if_cvm" "$ns_acc $if_acc"; do
     set -- $pair
-    ip -n "$1" link set "$2" mtu 9000 up
+    ip -n "$1" link set "$2" mtu "$MTU" up
     ip -n "$1" link set lo up
   done
 
