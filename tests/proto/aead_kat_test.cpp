@@ -126,7 +126,9 @@ TEST_P(AeadKat, open_rejects_every_single_bit_flip_and_zeroes_the_output) {
                       const std::vector<uint8_t> &t, const Nonce &n) {
     std::vector<uint8_t> out(c.size(), 0x5a);
     bool ok = aead_->open(*ekey_, n, a, c.data(), out.data(), c.size(), t.data());
-    if (!ok) EXPECT_EQ(out, std::vector<uint8_t>(c.size(), 0)) << "output not zeroed";
+    if (!ok) {
+      EXPECT_EQ(out, std::vector<uint8_t>(c.size(), 0)) << "output not zeroed";
+    }
     return ok;
   };
   for (size_t bit = 0; bit < cipher_.size() * 8; ++bit) {
