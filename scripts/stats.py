@@ -69,9 +69,12 @@ def main():
         try:
             result[name] = service_counters(prefix)
         except (OSError, ValueError) as e:
-            print(f"ferry stats: {name} (file prefix {prefix}) does not answer: {e}; "
-                  "is the lab up? (./ferry lab status)", file=sys.stderr)
-            return 1
+            print(f"ferry stats: {name} (file prefix {prefix}) does not answer: {e}",
+                  file=sys.stderr)
+    if not result:
+        print("ferry stats: no service answered; is the lab up? (./ferry lab status)",
+              file=sys.stderr)
+        return 1
     if a.json:
         print(json.dumps(result, indent=2))
         return 0

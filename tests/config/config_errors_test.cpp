@@ -230,3 +230,21 @@ TEST(DeviceNodeConfig, unknown_model_param_is_named) {
 
 }  // namespace
 }  // namespace ferry::config
+
+namespace ferry::config {
+namespace {
+
+// The configurations shipped in config/examples/ (what deploy.md tells users to copy) parse.
+TEST(ShippedConfigs, deployment_examples_parse) {
+  const std::string dir = FERRY_SOURCE_DIR "/config/examples/";
+  DataplaneConfig dp = load_dataplane(dir + "cvm-host-dataplane.yaml");
+  EXPECT_EQ(dp.transport.kind, TransportConfig::Kind::kDpdk);
+  EXPECT_EQ(dp.eal.allow, std::vector<std::string>{"0000:3b:00.0"});
+  DeviceNodeConfig dn = load_device_node(dir + "accel-host-device-node.yaml");
+  EXPECT_EQ(dn.devices.size(), 2u);
+  GuestConfig g = load_guest(dir + "cvm-guest.yaml");
+  EXPECT_EQ(g.n_queues, 4);
+}
+
+}  // namespace
+}  // namespace ferry::config
