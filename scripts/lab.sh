@@ -30,15 +30,21 @@ require_root() {
   ip netns list >/dev/null 2>&1 || die "this kernel or container does not allow network namespaces"
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A service is alive while its pid exists and is not a zombie (nobody may reap it here).
+alive() {
+  [ -f "$1" ] || return 1
+  local st
+  st=$(awk '{print $3}' "/proc/$(cat "$1")/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
 
 stop_service() {  # stop_service NAME
   local pidf=$state/$1.pid
   [ -f "$pidf" ] || return 0
   local pid; pid=$(cat "$pidf")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pidf"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do alive "$pidf" || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidf"
