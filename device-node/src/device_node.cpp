@@ -179,7 +179,16 @@ void DeviceNode::on_dma_data(proto::RecordSink &peer, const proto::RecordView &r
 void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const Descriptor &d) {
   Channel *c = find(peer, channel);
   if (c == nullptr) {
-    // Bounded: half-open handshakes cannot grow the table without limit.
+    // Bounded: half-open handshakes cannot grow the table without limit. When it is full,
+    // channels without a session (a handshake that never finished) make room first.
+    if (channels_.size() >= 2ull * cfg_.max_sessions) {
+      for (auto it = channels_.begin(); it != channels_.end(); ++it) {
+        if (!it->second->session) {
+          channels_.erase(it);
+          break;
+        }
+      }
+    }
     if (channels_.size() >= 2ull * cfg_.max_sessions) {
       ++node_.sessions_refused;
       return;
@@ -220,9 +229,10 @@ void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const D
           return dev->psk;
         });
     const Device *dev = device(res.device_id);
-    if (!res.secrets || dev == nullptr || res.secrets->params.channel != channel) {
+    if (!res.secrets) {
+      // A Reject: only a hint for the operator (it is not authenticated), sent as is.
       ++node_.handshake_failures;
-      if (!res.secrets) ++node_.auth_failures;
+      if (dev != nullptr) ++node_.auth_failures;  // a known device: wrong PSK or tampered
       for (const Descriptor &a :
            proto::handshake_fragments(channel, proto::HandshakeMsg::kReject, res.answer)) {
         if (!peer.emit(
@@ -231,6 +241,12 @@ void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const D
           ++node_.tx_dropped;
         }
       }
+      return;
+    }
+    if (dev == nullptr || res.secrets->params.channel != channel) {
+      // An authentic Hello routed on another channel than it names: the host misroutes it.
+      // No answer: the Accept is for a session that will not exist.
+      ++node_.handshake_failures;
       return;
     }
     SessionSetup setup{channel,   dev->cfg.device_id, dev->cfg.model,  dev->model_params,

@@ -58,6 +58,24 @@ TEST(NodeHandshake, hello_for_another_channel_than_its_route_is_rejected) {
   rig.bench.pump();
   EXPECT_EQ(rig.node.session_count(), 0u);
   EXPECT_EQ(rig.counters().handshake_failures, 1u);
+  EXPECT_EQ(rig.bench.from_node.emitted(), 0u);  // no Accept for a session that does not exist
+}
+
+TEST(NodeHandshake, unfinished_handshakes_on_many_channels_do_not_lock_out_a_guest) {
+  NodeRig rig;
+  proto::SessionParams params;
+  proto::GuestHandshake hs(rig.psk.psk(), params, 1);
+  for (uint32_t ch = 100; ch < 400; ++ch) {
+    // The first fragment of a Hello only: the message never completes.
+    proto::Descriptor d =
+        proto::handshake_fragments(ch, proto::HandshakeMsg::kHello, hs.hello()).front();
+    rig.bench.to_node.emit(proto::RecordType::kDescriptor, ch,
+                           {reinterpret_cast<const uint8_t *>(&d), sizeof(d)});
+  }
+  rig.bench.pump();
+  TestGuest g(rig.bench, rig.psk.psk(), rig.guest_options(1));
+  ASSERT_TRUE(g.connect()) << g.error();
+  EXPECT_EQ(g.read(0, EduModel::kRegId, 4), EduModel::kId);
 }
 
 TEST(NodeHandshake, retransmitted_hello_gets_the_same_accept_and_keeps_the_session) {
