@@ -51,7 +51,10 @@ class E2e : public ::testing::Test {
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: /dev/hugepages/" << lab_->ns_a << "-region" << g << "\n"
           << "queues: 1\nqueue: 0\npsk_file: " << keys_ << "/psk\ndevice_id: 1\n"
-          << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n";
+          << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n"
+          // Three pollers on two cores: a guest that yields keeps competing for a core and
+          // triples the median round trip; one that sleeps 5 us when idle does not.
+          << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
     }
     std::ofstream(dir_ + "/device-node.yaml")
         << eal(dn, "dn", lab_->if_b, "1") << transport(dn, VethLab::kIpB, VethLab::kIpA, "0")
