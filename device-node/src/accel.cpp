@@ -151,6 +151,7 @@ void AccelModel::enable() {
                   cq_base_ % sizeof(AccelCompletion) == 0 && sq_tail_ < ring_size_ &&
                   sq_head_ < ring_size_;
   ctrl_ |= kCtrlEnable;
+  batch_n_ = batch_pos_ = 0;  // the ring may have moved while disabled: fetch afresh
   if (!ok) {
     halt();
     return;
@@ -175,12 +176,12 @@ bool AccelModel::issue_write(uint64_t addr, const uint8_t *src, uint32_t len) {
 }
 
 void AccelModel::kick() {
-  if (stage_ != Stage::kIdle || halted_) return;
+  if (stage_ != Stage::kIdle || halted_ || !(ctrl_ & kCtrlEnable)) return;
   if (batch_pos_ < batch_n_) {
     start_descriptor();
     return;
   }
-  if (!(ctrl_ & kCtrlEnable) || sq_head_ == sq_tail_) return;
+  if (sq_head_ == sq_tail_) return;
   // Fetch the entries up to the tail or the ring's end, whichever comes first.
   uint64_t n = sq_tail_ > sq_head_ ? sq_tail_ - sq_head_ : ring_size_ - sq_head_;
   if (n > kMaxBatch) n = kMaxBatch;
@@ -217,7 +218,9 @@ void AccelModel::write_completion(AccelStatus st) {
   rec_ = AccelCompletion{};
   rec_.status.set(static_cast<uint32_t>(st));
   rec_.crc.set(cur_crc_);
-  rec_.len.set(st == AccelStatus::kOk ? cur_.len.get() : 0);
+  const bool copied =
+      st == AccelStatus::kOk && cur_.opcode == static_cast<uint8_t>(AccelOp::kCrcCopy);
+  rec_.len.set(copied ? cur_.len.get() : 0);
   rec_.phase.set(phase_ ? 1 : 0);
   rec_.cookie.set(cur_.cookie.get());
   rec_.seq.set(completed_ + 1);

@@ -225,6 +225,7 @@ TEST(AccelModel, bad_descriptors_complete_with_an_error_status) {
   EXPECT_EQ(a.completion(1).status.get(), static_cast<uint32_t>(AccelStatus::kBadDescriptor));
   EXPECT_EQ(a.completion(2).status.get(), static_cast<uint32_t>(AccelStatus::kOk));
   EXPECT_EQ(a.completion(2).cookie.get(), 3u);
+  EXPECT_EQ(a.completion(2).len.get(), 0u);  // a nop processes nothing
   EXPECT_EQ(a.rd(AccelModel::kRegSqHead), 3u);
 }
 
@@ -269,6 +270,22 @@ TEST(AccelModel, a_failed_descriptor_fetch_halts_until_reset) {
   a.wr(AccelModel::kRegSqTail, 1);
   a.ctx.complete_all();
   EXPECT_EQ(a.rd(AccelModel::kRegCompleted), 1u);
+}
+
+TEST(AccelModel, disabling_lets_the_descriptor_in_hand_finish_and_fetches_no_more) {
+  Accel a;
+  a.setup(8);
+  for (uint64_t i = 0; i < 3; ++i) a.post(i, kData, 32, 0, i);
+  a.wr(AccelModel::kRegSqTail, 3);
+  EXPECT_EQ(a.ctx.complete_all(1), 1u);  // the descriptors are fetched
+  a.wr(AccelModel::kRegCtrl, 0);
+  a.ctx.complete_all();
+  EXPECT_EQ(a.rd(AccelModel::kRegSqHead), 1u);
+  EXPECT_EQ(a.rd(AccelModel::kRegStatus), 0u);
+  a.wr(AccelModel::kRegCtrl, AccelModel::kCtrlEnable);
+  a.ctx.complete_all();
+  EXPECT_EQ(a.rd(AccelModel::kRegSqHead), 3u);
+  EXPECT_EQ(a.completion(2).cookie.get(), 2u);
 }
 
 TEST(AccelModel, enabling_with_a_bad_ring_configuration_halts) {

@@ -142,6 +142,28 @@ TEST(NodeDma, every_device_chunk_write_uses_a_fresh_version) {
   EXPECT_EQ(versions.size(), 5u);
 }
 
+TEST(NodeDma, one_mebibyte_round_trips_with_few_chunk_reads_in_flight) {
+  device::NodeOptions o;
+  o.max_chunk_fetches = 3;                                            // 256 chunks through 3 slots
+  NodeRig rig({{1, "edu", {{"dma_buffer_size", 1u << 20}}}}, o, 64);  // and a narrow sink
+  TestGuest g(rig.bench, rig.psk.psk(), rig.guest_options(1));
+  ASSERT_TRUE(g.connect());
+  const uint64_t len = 1u << 20;
+  fill(g.mem(kBase), len, 11);
+  g.sync_for_device(kBase, len);
+  edu_dma(g, kBase, kBuf, len, kStartIrq);
+  ASSERT_EQ(g.irqs().size(), 1u);
+  EXPECT_EQ(std::memcmp(rig.edu(g)->buffer().data(), g.mem(kBase), len), 0);
+  edu_dma(g, kBuf, kBase + len + 100, len, kToRamIrq);
+  ASSERT_EQ(g.irqs().size(), 2u);
+  ASSERT_TRUE(g.sync_for_cpu(kBase + len + 100, len));
+  EXPECT_EQ(std::memcmp(g.mem(kBase + len + 100), g.mem(kBase), len), 0);
+  EXPECT_EQ(rig.counters().dma_chunks_read, 256u);
+  EXPECT_EQ(rig.counters().dma_chunks_written, 257u);
+  EXPECT_GT(rig.counters().tx_deferred, 0u);
+  EXPECT_EQ(rig.counters().tx_dropped, 0u);
+}
+
 // The accel model driven through the node: rings and data in separate DMA allocations.
 struct AccelDriver {
   static constexpr uint64_t kSq = kBase, kCq = kBase + 0x10000, kIn = kBase + 0x20000,

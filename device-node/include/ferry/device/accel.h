@@ -9,8 +9,9 @@
 //   0x00 ID          RO  kId ("FERRYACC" in little-endian bytes)
 //   0x08 VERSION     RO  kVersion (major << 16 | minor)
 //   0x10 SCRATCH     RW  plain storage
-//   0x18 CTRL        RW  bit0 enable; bit1 reset (self-clearing: indices, error, interrupt
-//                        status and counters go back to 0; in-flight work is abandoned)
+//   0x18 CTRL        RW  bit0 enable (clearing it lets the descriptor in hand finish and
+//                        fetches nothing more); bit1 reset (self-clearing: indices, error,
+//                        interrupt status and counters go back to 0; in-flight work is abandoned)
 //   0x20 STATUS      RO  bit0 enabled, bit1 busy, bit2 halted on error
 //   0x28 SQ_BASE     RW  device address of the submission ring (desc_size aligned)
 //   0x30 CQ_BASE     RW  device address of the completion ring (32-byte records, 32-aligned)
