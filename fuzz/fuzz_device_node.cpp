@@ -33,6 +33,7 @@ namespace {
 constexpr uint32_t kChannel = 1;
 constexpr uint64_t kBase = 0x1000000;
 constexpr uint32_t kChunk = 4096;
+constexpr uint32_t kChunks = 64;
 constexpr size_t kMaxOps = 512;
 constexpr size_t kMaxQueued = 4096;
 
@@ -118,8 +119,15 @@ struct Harness {
     if (!accel) dc.params = {{"factorial_delay_ns", 1000}};
     cfg.devices.push_back(dc);
     cfg.reply_cache = 16;
-    node = std::make_unique<device::DeviceNode>(cfg, aead());
-    mem.assign(256 * kChunk, 0);
+    // A small window and pools keep each run cheap; the limits are reached more often too.
+    device::NodeOptions o;
+    o.n_chunks = kChunks;
+    o.max_dma_ops = 4;
+    o.max_chunk_fetches = 4;
+    o.outbox_bytes = 32u << 10;
+    o.reorder_slots = 32;
+    node = std::make_unique<device::DeviceNode>(cfg, aead(), o);
+    mem.assign(kChunks * kChunk, 0);
   }
 
   bool handshake() {
@@ -163,7 +171,8 @@ struct Harness {
   }
 
   void guest_dma(uint8_t first, uint8_t count, uint8_t fill) {
-    count = static_cast<uint8_t>(std::min<unsigned>(count % 8 + 1, 256u - first));
+    first %= kChunks;
+    count = static_cast<uint8_t>(std::min<unsigned>(count % 8 + 1, kChunks - first));
     const uint64_t v0 = dma_seq + 1;
     for (unsigned i = 0; i < count; ++i) {
       const uint64_t addr = kBase + static_cast<uint64_t>(first + i) * kChunk;
