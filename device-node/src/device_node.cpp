@@ -283,11 +283,13 @@ void DeviceNode::retire(Channel &c) {
   --live_sessions_;
 }
 
-void DeviceNode::poll(uint64_t now_ns) {
+size_t DeviceNode::poll(uint64_t now_ns) {
   now_ns_ = now_ns;
+  size_t work = 0;
   for (auto &[key, c] : channels_) {
-    if (c->session) c->session->poll(now_ns);
+    if (c->session) work += c->session->poll(now_ns);
   }
+  return work;
 }
 
 void DeviceNode::drop_peer(const proto::RecordSink &peer) {

@@ -358,17 +358,17 @@ void DmaEngine::progress(uint64_t now_ns) {
   }
 }
 
-void DmaEngine::deliver(DeviceModel &model) {
+size_t DmaEngine::deliver(DeviceModel &model) {
   // Only transfers that finished before this call: a model that starts (and fails) new ones
   // from dma_done() gets those on the next call, so this loop always ends.
   const uint64_t limit = next_order_;
-  for (;;) {
+  for (size_t n = 0;; ++n) {
     Op *first = nullptr;
     for (Op &op : ops_) {
       if (op.state == OpState::kDone && op.order < limit && (!first || op.order < first->order))
         first = &op;
     }
-    if (first == nullptr) return;
+    if (first == nullptr) return n;
     first->state = OpState::kFree;
     model.dma_done(first->cookie, first->result);
   }

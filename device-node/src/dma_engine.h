@@ -32,8 +32,8 @@ class DmaEngine {
   void on_piece(const proto::DmaPiece &p, std::span<const uint8_t> bytes);
   // Sends requests and chunks that waited for room or a free slot; expires chunk reads.
   void progress(uint64_t now_ns);
-  // Calls model.dma_done() for transfers that finished before this call.
-  void deliver(DeviceModel &model);
+  // Calls model.dma_done() for transfers that finished before this call; returns how many.
+  size_t deliver(DeviceModel &model);
   bool idle() const;
 
  private:

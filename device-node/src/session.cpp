@@ -42,6 +42,7 @@ Session::~Session() = default;
 
 void Session::send(proto::RecordType type, std::span<const uint8_t> head,
                    std::span<const uint8_t> tail) {
+  ++activity_;
   if (!outbox_.send(peer_, type, setup_.channel, head, tail, counters_.tx_deferred)) [[unlikely]]
     ++counters_.tx_dropped;
 }
@@ -231,12 +232,12 @@ void Session::flush_irq() {
   ++counters_.irqs;
 }
 
-void Session::poll(uint64_t now_ns) {
+size_t Session::poll(uint64_t now_ns) {
   now_ns_ = now_ns;
-  outbox_.flush(peer_);
+  activity_ = outbox_.flush(peer_);
   model_->tick(now_ns);
   dma_.progress(now_ns);
-  dma_.deliver(*model_);
+  activity_ += dma_.deliver(*model_);
   flush_irq();
   for (uint16_t q = 0; q < queues_.size(); ++q) {
     Queue &qs = queues_[q];
@@ -245,8 +246,9 @@ void Session::poll(uint64_t now_ns) {
     if (qs.gap && now_ns >= qs.gap_since && now_ns - qs.gap_since >= setup_.opts.reorder_timeout_ns)
       skip_gap(q);
   }
-  dma_.deliver(*model_);
-  outbox_.flush(peer_);
+  activity_ += dma_.deliver(*model_);
+  activity_ += outbox_.flush(peer_);
+  return activity_;
 }
 
 bool Session::quiescent() const {

@@ -41,7 +41,8 @@ class Session final : public DeviceContext {
   void on_dma_piece(const proto::DmaPiece &p, std::span<const uint8_t> bytes);
   // After each record: hand finished DMA to the model.
   void after_input();
-  void poll(uint64_t now_ns);
+  // Returns the records and DMA completions this poll produced (0: idle).
+  size_t poll(uint64_t now_ns);
   bool quiescent() const;
 
   DeviceModel &model() { return *model_; }
@@ -107,6 +108,7 @@ class Session final : public DeviceContext {
   std::vector<Queue> queues_;
   DmaEngine dma_;
   uint32_t pending_irq_ = 0;
+  size_t activity_ = 0;                 // records sent or queued, DMA completions delivered
   std::unique_ptr<DeviceModel> model_;  // last: built once the context is complete
 };
 

@@ -38,5 +38,19 @@ TEST(NodeInterrupt, factorial_completion_interrupts_after_the_device_delay) {
   EXPECT_EQ(g.read(0, EduModel::kRegFactorial, 4), 3628800u);
 }
 
+TEST(NodeInterrupt, poll_reports_work_when_a_timer_fires_and_none_when_idle) {
+  NodeRig rig;
+  TestGuest g(rig.bench, rig.psk.psk(), rig.guest_options(1));
+  ASSERT_TRUE(g.connect());
+  g.write(0, EduModel::kRegStatus, 4, EduModel::kStatusIrqFact);
+  g.write(0, EduModel::kRegFactorial, 4, 3);
+  EXPECT_EQ(rig.node.poll(rig.bench.now_ns), 0u);  // computing, nothing to send yet
+  rig.bench.advance(1000);
+  EXPECT_GT(rig.node.poll(rig.bench.now_ns), 0u);  // the interrupt went out
+  rig.bench.pump();
+  EXPECT_EQ(g.irqs().size(), 1u);
+  EXPECT_EQ(rig.node.poll(rig.bench.now_ns), 0u);
+}
+
 }  // namespace
 }  // namespace ferry::testing

@@ -130,8 +130,9 @@ class DeviceNode {
   // drop_peer() or the node's destruction). Anything malformed, unauthenticated or replayed
   // is dropped and counted.
   void on_record(proto::RecordSink &peer, const proto::RecordView &r);
-  // Model ticks, DMA timeouts and progress, retry of records the peer refused.
-  void poll(uint64_t now_ns);
+  // Model ticks, DMA timeouts and progress, retry of records the peer refused. Returns how
+  // much happened (records emitted or queued, transfers completed); 0 means it was idle.
+  size_t poll(uint64_t now_ns);
   // The peer is gone (connection closed, reset frame): its sessions end.
   void drop_peer(const proto::RecordSink &peer);
 
