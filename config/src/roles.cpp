@@ -1,6 +1,7 @@
 // The three role loaders: which keys each role's file has, their ranges and cross-checks.
 #include <cstdint>
 #include <set>
+#include <string>
 
 #include "yaml_reader.h"
 
@@ -107,7 +108,7 @@ GuestConfig load_guest(const std::string &path) {
   c.file = path;
   MapReader root = detail::load_root(path);
   root.only({"region", "queue", "queues", "psk_file", "device_id", "security", "key_bits",
-             "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle"});
+             "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle", "bar_size"});
   root.require("region");
   root.require("psk_file");
   root.get("region", c.region_path);
@@ -128,6 +129,14 @@ GuestConfig load_guest(const std::string &path) {
   root.get_uint("handshake_timeout_ms", c.handshake_timeout_ms, 1, 600000);
   root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
   detail::read_idle(root.child("idle"), c.idle);
+  const MapReader bars = root.child("bar_size");
+  bars.only({"0", "1", "2", "3", "4", "5"});
+  for (size_t b = 0; b < c.bar_sizes.size(); ++b) {
+    const std::string key = std::to_string(b);
+    if (!bars.has(key.c_str())) continue;
+    bars.get_u64(key.c_str(), c.bar_sizes[b], 16, 1ull << 40);
+    if (!power_of_two(c.bar_sizes[b])) bars.fail(key.c_str(), "must be a power of two");
+  }
   return c;
 }
 

@@ -127,6 +127,32 @@ TEST(GuestConfig, invalid_yaml_names_the_line) {
   EXPECT_NE(std::string(e.what()).find("not valid YAML"), std::string::npos);
 }
 
+TEST(GuestConfig, bar_size_sets_each_bar_and_bar0_defaults_to_one_mebibyte) {
+  TempYaml plain(kGuest);
+  GuestConfig d = load_guest(plain.path());
+  EXPECT_EQ(d.bar_sizes[0], 1u << 20);
+  EXPECT_EQ(d.bar_sizes[2], 0u);
+  TempYaml y(std::string(kGuest) + "bar_size:\n  0: 4096\n  2: 0x10000\n");
+  GuestConfig c = load_guest(y.path());
+  EXPECT_EQ(c.bar_sizes[0], 4096u);
+  EXPECT_EQ(c.bar_sizes[1], 0u);
+  EXPECT_EQ(c.bar_sizes[2], 65536u);
+}
+
+TEST(GuestConfig, bar_size_that_is_not_a_power_of_two_or_not_a_bar_is_named) {
+  TempYaml odd(std::string(kGuest) + "bar_size: {0: 3000}\n");
+  ConfigError e = expect_error([&] { load_guest(odd.path()); });
+  EXPECT_EQ(e.key(), "bar_size.0");
+  EXPECT_NE(std::string(e.what()).find("power of two"), std::string::npos) << e.what();
+  TempYaml tiny(std::string(kGuest) + "bar_size: {1: 8}\n");
+  e = expect_error([&] { load_guest(tiny.path()); });
+  EXPECT_EQ(e.key(), "bar_size.1");
+  EXPECT_NE(std::string(e.what()).find("[16, 1099511627776]"), std::string::npos) << e.what();
+  TempYaml seventh(std::string(kGuest) + "bar_size: {6: 4096}\n");
+  e = expect_error([&] { load_guest(seventh.path()); });
+  EXPECT_EQ(e.key(), "bar_size.6");
+}
+
 const char *kDataplane =
     "eal:\n"
     "  lcores: [1]\n"

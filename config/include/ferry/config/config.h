@@ -3,6 +3,7 @@
 // the key and the line. Services read these structs, never the YAML.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -124,6 +125,9 @@ struct GuestConfig {
   uint32_t handshake_timeout_ms = 5000;
   uint32_t replay_window = 1024;
   IdlePolicy idle{IdlePolicy::Mode::kSpinThenYield, 20, 50};
+  // Bytes of BARs 0-5, for ferry_map_bar (the protocol does not carry them); 0: not mappable.
+  // Key `bar_size: {BAR: bytes}`; BAR0 defaults to edu's 1 MiB.
+  std::array<uint64_t, 6> bar_sizes{1u << 20, 0, 0, 0, 0, 0};
 };
 
 // Each throws ConfigError on any problem (missing file included).
