@@ -1,5 +1,6 @@
 // The C API: argument checks, the per-thread queue binding and error, and a barrier that
-// keeps C++ exceptions from crossing into C. Everything else is Device's.
+// keeps C++ exceptions from crossing into C. Everything else is Device's (and TrappedBars'
+// for ferry_map_bar).
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -10,6 +11,10 @@
 #include "ferry/config/config.h"
 
 using ferry::guest::Device;
+using ferry::guest::TrappedBars;
+
+static_assert(std::tuple_size_v<decltype(ferry::config::GuestConfig::bar_sizes)> ==
+              TrappedBars::kBars);
 
 namespace {
 
@@ -56,7 +61,7 @@ void write_n(ferry_dev *dev, unsigned bar, uint64_t off, unsigned size, uint64_t
 }  // namespace
 
 ferry_dev *ferry_wrap_device(std::unique_ptr<Device> dev) {
-  return new ferry_dev{std::move(dev), g_next_serial.fetch_add(1)};
+  return new ferry_dev(std::move(dev), g_next_serial.fetch_add(1));
 }
 
 ferry_dev *ferry_open_config(const ferry::config::GuestConfig &cfg) {
@@ -173,11 +178,11 @@ int ferry_last_error(ferry_dev *dev) {
 }
 
 int ferry_map_bar(ferry_dev *dev, unsigned bar, volatile void **addr, size_t *len) {
-  (void)bar;
-  (void)addr;
-  (void)len;
   if (dev == nullptr) return -EINVAL;
-  return set_error(dev, -ENOSYS);
+  const auto &sizes = dev->impl->config().bar_sizes;
+  if (addr == nullptr || len == nullptr || bar >= sizes.size() || sizes[bar] == 0)
+    return set_error(dev, -EINVAL);
+  return set_error(dev, dev->bars.map(bar, sizes[bar], *addr, *len));
 }
 
 int ferry_bind_queue(ferry_dev *dev, unsigned queue) {

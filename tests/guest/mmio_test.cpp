@@ -112,16 +112,6 @@ TEST(Mmio, null_device_arguments_are_refused) {
   ferry_close(nullptr);
 }
 
-TEST(Mmio, map_bar_is_not_implemented_yet) {
-  Responder r;
-  auto dev = open_guest(r.guest_config());
-  ASSERT_TRUE(dev);
-  volatile void *addr = nullptr;
-  size_t len = 0;
-  EXPECT_EQ(ferry_map_bar(dev.get(), 0, &addr, &len), -ENOSYS);
-  EXPECT_EQ(ferry_last_error(dev.get()), -ENOSYS);
-}
-
 TEST(Mmio, the_cpp_wrapper_reads_and_writes_like_the_c_api) {
   Responder r;
   std::string yaml = r.write_guest_yaml();

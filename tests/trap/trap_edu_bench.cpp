@@ -1,5 +1,5 @@
 // ferry-trap-edu-bench: the added cost of transparency on the local baseline. The same edu
-// register accesses through the accessor API and through a trapped BAR (ShimBackend), against
+// register accesses through the accessor API and through the BAR ferry_map_bar() maps, against
 // tests/guest's in-process responder (real rings, crypto, relay, device node; no network).
 //   ferry-trap-edu-bench [samples]
 #include <time.h>
@@ -13,8 +13,6 @@
 
 #include "edu_hw.h"
 #include "guest_fixture.h"
-#include "shim_backend.h"
-#include "trap/trap.h"
 
 namespace {
 
@@ -61,9 +59,9 @@ int main(int argc, char **argv) {
   ferry::testing::Responder responder;
   auto dev = ferry::testing::open_guest(responder.guest_config());
   if (!dev) return 1;
-  ferry::trap::testing::ShimBackend backend(dev.get());
   volatile void *p = nullptr;
-  if (ferry::trap::map_trapped_range(&backend, 0, 1 << 20, &p) != 0) return 1;
+  size_t len = 0;
+  if (ferry_map_bar(dev.get(), 0, &p, &len) != 0) return 1;
   auto *bar0 = static_cast<volatile uint8_t *>(p);
   auto *id = reinterpret_cast<volatile uint32_t *>(bar0 + EDU_REG_ID);
   auto *live = reinterpret_cast<volatile uint32_t *>(bar0 + EDU_REG_LIVENESS);
@@ -84,6 +82,5 @@ int main(int argc, char **argv) {
               p50(trap_rd) - p50(acc_rd), p50(trap_wr) - p50(acc_wr), samples,
               ok ? "" : "  [DEVICE CHECK FAILED]");
   (void)sink;
-  ferry::trap::unmap_trapped_range(p);
   return ok ? 0 : 1;
 }

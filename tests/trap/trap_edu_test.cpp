@@ -1,6 +1,6 @@
 // End to end without the network: the pointer-access edu driver (guest-shim/examples/
-// edu-mapped) on a trapped BAR whose backend is the shim's accessor API, against the real
-// relay, device node and edu model of tests/guest's in-process responder.
+// edu-mapped) on the BAR0 ferry_map_bar() hands out, against the real relay, device node and
+// edu model of tests/guest's in-process responder.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,33 +11,24 @@
 #include "edu_exercise.h"
 #include "edu_hw.h"
 #include "guest_fixture.h"
-#include "shim_backend.h"
-#include "trap/trap.h"
 
 namespace ferry::trap::testing {
 namespace {
-
-constexpr size_t kBar0Len = 1 << 20;
 
 class TrapEdu : public ::testing::Test {
  protected:
   void SetUp() override {
     dev_ = ferry::testing::open_guest(responder_.guest_config());
     ASSERT_TRUE(dev_);
-    backend_ = std::make_unique<ShimBackend>(dev_.get());
     volatile void *p = nullptr;
-    ASSERT_EQ(map_trapped_range(backend_.get(), 0, kBar0Len, &p), 0);
+    size_t len = 0;
+    ASSERT_EQ(ferry_map_bar(dev_.get(), 0, &p, &len), 0);
+    ASSERT_EQ(len, size_t{1} << 20);  // edu's BAR0, the default
     bar0_ = static_cast<volatile uint8_t *>(p);
-  }
-  void TearDown() override {
-    if (bar0_ != nullptr) {
-      EXPECT_EQ(unmap_trapped_range(bar0_), 0);
-    }
   }
 
   ferry::testing::Responder responder_;
-  ferry::testing::DevPtr dev_;
-  std::unique_ptr<ShimBackend> backend_;
+  ferry::testing::DevPtr dev_;  // ferry_close unmaps BAR0
   volatile uint8_t *bar0_ = nullptr;
 };
 

@@ -14,8 +14,8 @@
  *   -ENOTCONN   the data plane is gone (region no longer marked ready, heartbeat stopped)
  *               or the device lost the session
  *   -EINVAL     bad argument (BAR, range outside a mapping, unknown pointer, ...)
- *   -ENOMEM     the DMA window (or private memory) is exhausted
- *   -ENOSYS     not implemented yet (ferry_map_bar)
+ *   -ENOMEM     the DMA window (or private memory or address space) is exhausted
+ *   -ENOSPC     ferry_map_bar: the process already has the most trapped ranges it can hold
  *
  * Threads. Every function may be called from any thread, with these rules:
  *   - A ferry_dev has queues 0 .. queues-1 (config `queues`). Each thread issues its calls on
@@ -28,7 +28,8 @@
  *   - DMA mappings are shared by all queues (one lock); a buffer must not be synced and
  *     freed at the same time, and a sync_for_device must be on the queue that rings the
  *     doorbell (its announcement is ordered before later writes on that queue only).
- *   - ferry_close() must not run concurrently with any other call on the same ferry_dev.
+ *   - ferry_close() must not run concurrently with any other call on the same ferry_dev, nor
+ *     with an access to one of its mapped BARs.
  *   - ferry_open_error() is per thread.
  */
 #ifndef FERRY_GUEST_H
@@ -98,8 +99,16 @@ FERRY_API int ferry_wait_irq(ferry_dev *dev, uint32_t *vectors, int timeout_ms);
  * right after the call it is about. */
 FERRY_API int ferry_last_error(ferry_dev *dev);
 
-/* Transparency: maps BAR `bar` as an inaccessible range whose loads and stores are trapped
- * and forwarded. Not implemented yet: returns -ENOSYS (use the accessors above). */
+/* Transparency, for drivers written UIO/VFIO style: maps BAR `bar` as an inaccessible range of
+ * the BAR's size (config bar_size; BAR0 defaults to 1 MiB) and stores its start in *addr and
+ * its length in *len. Each 1, 2, 4 or 8-byte load or store to it faults, is decoded and becomes
+ * the ferry_ioreadN / ferry_iowriteN call of that size on the calling thread: same queue, same
+ * posted-write and ordering rules; a failed read loads all-ones and sets ferry_last_error().
+ * An instruction the shim cannot emulate, or an access outside the BAR, aborts the program
+ * with a message naming it. Mapping a BAR again returns the same range; ferry_close unmaps it.
+ * Threads must not block SIGSEGV, and a SIGSEGV handler installed later must chain to the one
+ * it replaces. 0, or -EINVAL (NULL addr or len, BAR above 5 or without a configured size),
+ * -ENOSPC or -ENOMEM. */
 FERRY_API int ferry_map_bar(ferry_dev *dev, unsigned bar, volatile void **addr, size_t *len);
 
 /* ferry extension (no Linux counterpart): makes the calling thread issue its calls on queue
