@@ -95,8 +95,11 @@ void Engine::reset_link(bool restart_tx_stream) {
   counters_.link_resets.add();
   if (restart_tx_stream) {
     packer_->abandon();
-    counters_.frames_discarded.add(tx_->reset());
     epoch_ = random_epoch();  // the peer's receiver starts afresh on the new epoch
+    if (opt_.resend_after_peer_restart)
+      counters_.frames_resent.add(tx_->restart(epoch_));
+    else
+      counters_.frames_discarded.add(tx_->reset());
   }
   handler_.on_link_reset();
 }

@@ -63,6 +63,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
   PUT(d, c, peer_restarts);
   PUT(d, c, link_resets);
   PUT(d, c, frames_discarded);
+  PUT(d, c, frames_resent);
   const TransportCounters &t = const_cast<Engine *>(g_engine)->transport().counters();
   rte_tel_data_add_dict_u64(d, "port_frames_tx", t.frames_tx.get());
   rte_tel_data_add_dict_u64(d, "port_frames_rx", t.frames_rx.get());

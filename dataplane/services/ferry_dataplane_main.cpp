@@ -36,9 +36,10 @@ int serve(const config::DataplaneConfig &cfg) {
     services::DataplaneHandler handler(relay_ptrs, channels);
     auto transport = engine::make_transport(cfg.transport, engine::Role::kConnect);
     if (drops.any()) transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed);
-    engine::Engine eng(
-        std::move(transport), handler,
-        engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every));
+    engine::EngineOptions opt =
+        engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
+    opt.resend_after_peer_restart = true;  // guest requests (a Hello among them) still count
+    engine::Engine eng(std::move(transport), handler, opt);
     engine::telemetry_publish(&eng, "dataplane");
     eng.housekeeping(engine::now_ns());  // connect / ARP right away
     services::write_ready_file(cfg.ready_file);

@@ -34,8 +34,9 @@ class E2e : public ::testing::Test {
  protected:
   // Makes the lab and starts both services. `dp` runs in namespace a (CVM host, 198.18.0.1),
   // `dn` in namespace b (accelerator host, 198.18.0.2).
+  // Each guest region has `queues` queues; guest g's driver uses queue (g - 1) % queues.
   void up(Side dp, Side dn, int guests = 1, const std::map<std::string, std::string> &env = {},
-          bool hide_keys_from_dataplane = false) {
+          bool hide_keys_from_dataplane = false, int queues = 1) {
     FERRY_REQUIRE(running_as_root(), "needs root: namespaces, hugepages, DPDK vdevs");
     FERRY_REQUIRE(ensure_hugepages(256), "needs 256 free 2 MiB hugepages on /dev/hugepages");
     ASSERT_TRUE(std::ifstream(bin("guest-shim/examples/ferry-edu-example")).good())
@@ -50,7 +51,8 @@ class E2e : public ::testing::Test {
     for (int g = 1; g <= guests; ++g) {
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: /dev/hugepages/" << lab_->ns_a << "-region" << g << "\n"
-          << "queues: 1\nqueue: 0\npsk_file: " << keys_ << "/psk\ndevice_id: 1\n"
+          << "queues: " << queues << "\nqueue: " << (g - 1) % queues << "\npsk_file: " << keys_
+          << "/psk\ndevice_id: 1\n"
           << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n"
           // Three pollers on two cores: a guest that yields keeps competing for a core and
           // triples the median round trip; one that sleeps 5 us when idle does not.
@@ -66,7 +68,7 @@ class E2e : public ::testing::Test {
         << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\nguests:\n";
     for (int g = 1; g <= guests; ++g)
       dpf << "  - {path: /dev/hugepages/" << lab_->ns_a << "-region" << g << ", channel: " << g
-          << ", queues: 1}\n";
+          << ", queues: " << queues << "}\n";
     dpf << "ready_file: " << dir_ << "/dp.ready\n";
     dpf.close();
 
@@ -83,13 +85,21 @@ class E2e : public ::testing::Test {
       a.insert(a.end(), {bin("dataplane/services/" + service), cfg});
       return a;
     };
-    dn_ = Child(cmd(lab_->ns_b, "ferry-device-node", dir_ + "/device-node.yaml", false),
-                dir_ + "/dn.log");
+    dn_args_ = cmd(lab_->ns_b, "ferry-device-node", dir_ + "/device-node.yaml", false);
+    dn_ = Child(dn_args_, dir_ + "/dn.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
     dp_ = Child(
         cmd(lab_->ns_a, "ferry-dataplane", dir_ + "/dataplane.yaml", hide_keys_from_dataplane),
         dir_ + "/dp.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
+  }
+
+  // Stops the device node (clean shutdown: exit 0) and starts a fresh one (new epoch, keys,
+  // sessions) on the same address.
+  void restart_device_node() {
+    ASSERT_EQ(dn_.stop(5000), 0) << dn_.log_tail();
+    dn_ = Child(dn_args_, dir_ + "/dn2.log");
+    ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
   }
 
   std::string eal(const Side &s, const std::string &who, const std::string &iface,
@@ -169,6 +179,7 @@ class E2e : public ::testing::Test {
   std::string dir_, keys_;
   std::map<std::string, std::string> prefix_;
   Child dn_, dp_;
+  std::vector<std::string> dn_args_;
 };
 
 TEST_F(E2e, edu_example_passes_over_kernel_udp) {
@@ -207,8 +218,35 @@ TEST_F(E2e, edu_example_passes_with_dpdk_on_one_side_and_kernel_udp_on_the_other
   edu_passes("dpdk-af_packet-to-kernel-udp");
 }
 
-TEST_F(E2e, two_guests_run_the_edu_example_at_once) {
-  up({"kernel-udp"}, {"kernel-udp"}, 2);
+// The data plane outlives a device node restart: it reconnects (kernel-tcp) or resynchronises
+// (kernel-udp epochs), and a driver that opens the device again gets a new session.
+TEST_F(E2e, a_restarted_device_node_serves_new_sessions_over_kernel_tcp) {
+  up({"kernel-tcp"}, {"kernel-tcp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  ASSERT_EQ(edu(), 0);
+  restart_device_node();
+  if (HasFatalFailure()) return;
+  std::string out;
+  EXPECT_EQ(edu(1, &out), 0) << out << dp_.log_tail();
+  const std::string stats = telemetry_query(prefix_["dp"], "/ferry/stats");
+  EXPECT_EQ(json_uint(stats, "connects"), 2) << stats;
+  EXPECT_EQ(json_uint(stats, "link_resets"), 1) << stats;
+}
+
+TEST_F(E2e, a_restarted_device_node_serves_new_sessions_over_kernel_udp) {
+  up({"kernel-udp"}, {"kernel-udp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  ASSERT_EQ(edu(), 0);
+  restart_device_node();
+  if (HasFatalFailure()) return;
+  std::string out;
+  EXPECT_EQ(edu(1, &out), 0) << out << dp_.log_tail();
+  const std::string stats = telemetry_query(prefix_["dp"], "/ferry/stats");
+  EXPECT_EQ(json_uint(stats, "peer_restarts"), 1) << stats;
+}
+
+TEST_F(E2e, two_guests_with_two_queues_each_run_the_edu_example_at_once) {
+  up({"kernel-udp"}, {"kernel-udp"}, 2, {}, false, /*queues=*/2);  // guest 2 drives queue 1
   if (HasFatalFailure() || IsSkipped()) return;
   int rc2 = -1;
   std::string out2;

@@ -54,6 +54,10 @@ struct EngineOptions {
   uint32_t housekeeping_every = 1024;
   config::IdlePolicy idle{};
   uint32_t drain_ms = 200;  // on shutdown: how long to wait for frames in flight to be acked
+  // When the peer restarts: true resends the frames it had not acked to the new peer (the
+  // data plane: they hold guest requests, a handshake among them); false drops them (the
+  // device node: they answer sessions that ended with the peer).
+  bool resend_after_peer_restart = false;
   static EngineOptions from(const config::TransportConfig &t, const config::IdlePolicy &idle,
                             uint32_t housekeeping_every);
 };
@@ -76,6 +80,7 @@ struct EngineCounters {
   Counter peer_restarts;     // new peer epoch with kFrameReset seen
   Counter link_resets;       // in-flight frames discarded (peer restart or TCP reconnect)
   Counter frames_discarded;  // frames dropped by those resets
+  Counter frames_resent;     // frames resent to a restarted peer under a new stream
   LatencyHistogram rtt;      // send -> cumulative ack of first transmissions (datagram only)
 };
 
