@@ -88,9 +88,9 @@ class E2e : public ::testing::Test {
     dn_args_ = cmd(lab_->ns_b, "ferry-device-node", dir_ + "/device-node.yaml", false);
     dn_ = Child(dn_args_, dir_ + "/dn.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
-    dp_ = Child(
-        cmd(lab_->ns_a, "ferry-dataplane", dir_ + "/dataplane.yaml", hide_keys_from_dataplane),
-        dir_ + "/dp.log");
+    dp_args_ =
+        cmd(lab_->ns_a, "ferry-dataplane", dir_ + "/dataplane.yaml", hide_keys_from_dataplane);
+    dp_ = Child(dp_args_, dir_ + "/dp.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
   }
 
@@ -100,6 +100,12 @@ class E2e : public ::testing::Test {
     ASSERT_EQ(dn_.stop(5000), 0) << dn_.log_tail();
     dn_ = Child(dn_args_, dir_ + "/dn2.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
+  }
+
+  void restart_dataplane() {
+    ASSERT_EQ(dp_.stop(5000), 0) << dp_.log_tail();
+    dp_ = Child(dp_args_, dir_ + "/dp2.log");
+    ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
   }
 
   std::string eal(const Side &s, const std::string &who, const std::string &iface,
@@ -179,7 +185,7 @@ class E2e : public ::testing::Test {
   std::string dir_, keys_;
   std::map<std::string, std::string> prefix_;
   Child dn_, dp_;
-  std::vector<std::string> dn_args_;
+  std::vector<std::string> dn_args_, dp_args_;
 };
 
 TEST_F(E2e, edu_example_passes_over_kernel_udp) {
@@ -242,6 +248,18 @@ TEST_F(E2e, a_restarted_device_node_serves_new_sessions_over_kernel_udp) {
   std::string out;
   EXPECT_EQ(edu(1, &out), 0) << out << dp_.log_tail();
   const std::string stats = telemetry_query(prefix_["dp"], "/ferry/stats");
+  EXPECT_EQ(json_uint(stats, "peer_restarts"), 1) << stats;
+}
+
+TEST_F(E2e, a_restarted_data_plane_is_resynchronised_and_serves_new_sessions) {
+  up({"kernel-udp"}, {"kernel-udp"});
+  if (HasFatalFailure() || IsSkipped()) return;
+  ASSERT_EQ(edu(), 0);
+  restart_dataplane();
+  if (HasFatalFailure()) return;
+  std::string out;
+  EXPECT_EQ(edu(1, &out), 0) << out << dn_.log_tail();
+  const std::string stats = telemetry_query(prefix_["dn"], "/ferry/stats");
   EXPECT_EQ(json_uint(stats, "peer_restarts"), 1) << stats;
 }
 
