@@ -19,7 +19,15 @@ std::vector<std::string> eal_args(const config::EalConfig &eal) {
     a.insert(a.end(), {"-l", l});  // lcore i runs pinned on CPU i
   }
   if (eal.main_lcore >= 0) a.insert(a.end(), {"--main-lcore", std::to_string(eal.main_lcore)});
-  if (eal.no_huge) a.push_back("--no-huge");
+  if (eal.no_huge) {
+    a.push_back("--no-huge");
+  } else {
+    // Hugepage files are unlinked once mapped, so the pages go back to the system when the
+    // service exits, however it exits (extra_args may ask otherwise).
+    bool asked = false;
+    for (const auto &x : eal.extra_args) asked |= x.rfind("--huge-unlink", 0) == 0;
+    if (!asked) a.push_back("--huge-unlink");
+  }
   if (eal.memory_mb) a.insert(a.end(), {"-m", std::to_string(eal.memory_mb)});
   a.push_back("--file-prefix=" + eal.file_prefix);
   if (eal.allow.empty()) {

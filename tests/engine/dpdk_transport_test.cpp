@@ -107,11 +107,13 @@ void dpdk_echo_against_kernel_udp(const std::string &vdev_kind, bool static_peer
   stop = true;
   t.join();
   EXPECT_EQ(echo.stop(5000), 0) << echo.log_tail();
+  remove_dpdk_runtime("fe-" + lab.ns_a);
   const std::string log = echo.log_tail(100000);
   EXPECT_EQ(src.echoes.received, 20000u) << log;
   EXPECT_TRUE(src.echoes.clean());
   EXPECT_EQ(summary(log, "echoed"), 20000) << log;
   EXPECT_EQ(summary(log, "out_of_order"), 0);
+  if (!::testing::Test::HasFailure()) run_cmd("rm -f /tmp/ferry-engine-" + lab.ns_a + ".*");
   if (static_peer_mac) {
     // It never asked: the kernel had to resolve the DPDK port by ARP, and it answered.
     EXPECT_GE(summary(log, "arp_replies_tx"), 1) << log;
@@ -162,10 +164,14 @@ void dpdk_pair(const std::string &vdev_a, const std::string &vdev_b, bool huge,
   const int rc = source.wait(40000);
   EXPECT_EQ(rc, 0) << source.log_tail();
   EXPECT_EQ(echo.stop(5000), 0) << echo.log_tail();
+  remove_dpdk_runtime("fe-" + lab.ns_a);
+  remove_dpdk_runtime("fe-" + lab.ns_b);
   const std::string log = source.log_tail(100000);
   EXPECT_EQ(summary(log, "echoes"), count) << log;
   EXPECT_EQ(summary(log, "out_of_order"), 0) << log;
   EXPECT_EQ(summary(log, "corrupt"), 0) << log;
+  if (!::testing::Test::HasFailure())
+    run_cmd("rm -f /tmp/ferry-engine-" + lab.ns_a + ".* /tmp/ferry-engine-" + lab.ns_b + ".*");
   if (!extra.empty()) {
     EXPECT_GT(summary(log, "test_drops"), 0) << log;
     EXPECT_GT(summary(log, "retransmits"), 0) << log;

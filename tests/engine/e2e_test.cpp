@@ -164,6 +164,7 @@ class E2e : public ::testing::Test {
       EXPECT_EQ(dn_.stop(5000), 0) << "ferry-device-node did not shut down cleanly\n"
                                    << dn_.log_tail();
     }
+    for (auto &[who, prefix] : prefix_) remove_dpdk_runtime(prefix);
     if (lab_) {
       // The data plane removed its regions on the way out.
       struct stat st;

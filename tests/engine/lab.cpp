@@ -49,6 +49,7 @@ VethLab::VethLab(bool kernel_ip_a, bool kernel_ip_b, unsigned mtu) {
                           " " + if_b + " " + (kernel_ip_a ? kIpA : "-") + " " +
                           (kernel_ip_b ? kIpB : "-") + " " + std::to_string(mtu) + " 2>&1";
   ok_ = run_cmd(cmd + " >/tmp/ferry-netns-" + id + ".log") == 0;
+  if (ok_) std::remove(("/tmp/ferry-netns-" + id + ".log").c_str());
   if (!ok_) {
     std::ifstream f("/tmp/ferry-netns-" + id + ".log");
     std::stringstream ss;
@@ -164,6 +165,11 @@ bool wait_for_file(const std::string &path, Child &c, int timeout_ms) {
 }  // namespace ferry::testing
 
 namespace ferry::testing {
+
+void remove_dpdk_runtime(const std::string &file_prefix) {
+  if (file_prefix.empty() || file_prefix.find('/') != std::string::npos) return;
+  run_cmd("rm -rf /var/run/dpdk/" + file_prefix);
+}
 
 std::string telemetry_query(const std::string &file_prefix, const std::string &cmd) {
   const std::string path = "/var/run/dpdk/" + file_prefix + "/dpdk_telemetry.v2";

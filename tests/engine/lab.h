@@ -91,6 +91,8 @@ bool wait_for_file(const std::string &path, Child &c, int timeout_ms);
 }  // namespace ferry::testing
 
 namespace ferry::testing {
+// Removes what an exited DPDK process left under /var/run/dpdk/<prefix>.
+void remove_dpdk_runtime(const std::string &file_prefix);
 // Sends one command to a DPDK process's telemetry socket (the protocol dpdk-telemetry.py
 // speaks: /var/run/dpdk/<prefix>/dpdk_telemetry.v2, SOCK_SEQPACKET) and returns the JSON
 // reply, or "" on failure.

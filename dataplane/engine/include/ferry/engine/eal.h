@@ -9,7 +9,8 @@
 namespace ferry::engine {
 
 // The EAL argument vector the configuration asks for (argv[0] included): lcores (-l), main
-// lcore, memory (-m, --no-huge), --file-prefix, PCI allow-list (-a; none listed means
+// lcore, memory (-m, --no-huge; with hugepages --huge-unlink unless extra_args set it),
+// --file-prefix, PCI allow-list (-a; none listed means
 // --no-pci), --vdev, then extra_args verbatim.
 std::vector<std::string> eal_args(const config::EalConfig &eal);
 
