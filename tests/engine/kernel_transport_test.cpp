@@ -60,6 +60,20 @@ TEST(KernelTcp, the_connecting_side_reconnects_after_a_drop_and_both_sides_learn
   EXPECT_EQ(dp.transport().counters().disconnects.get(), 1u);
 }
 
+TEST(KernelUdp, busy_polling_sockets_carry_records) {
+  FERRY_REQUIRE(running_as_root(), "SO_BUSY_POLL needs CAP_NET_ADMIN");
+  const uint16_t pa = free_port(SOCK_DGRAM), pb = free_port(SOCK_DGRAM);
+  auto ca = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
+  auto cb = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
+  ca.busy_poll_us = cb.busy_poll_us = 50;
+  SeqSource src(5000, 2);
+  SeqSink echo(true);
+  engine::Engine a(engine::make_transport(ca, engine::Role::kConnect), src, opts(ca));
+  engine::Engine b(engine::make_transport(cb, engine::Role::kConnect), echo, opts(cb));
+  ASSERT_TRUE(drive(a, b, [&] { return src.echoes.received == 5000; }));
+  EXPECT_TRUE(src.echoes.clean());
+}
+
 // A hand-made client on the listening side's port.
 int raw_connect(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
