@@ -77,6 +77,9 @@ drivers_pass() {  # drivers_pass TRANSPORT SECURITY
   local rc=0
   timeout 120 "$build/guest-shim/examples/ferry-edu-example" "$state/guest-edu.yaml" >"$build/lab-test-edu.log" 2>&1 ||
     { tail -n 5 "$build/lab-test-edu.log"; rc=1; }
+  # The same conformance run with BAR0 as a plain pointer (trap-and-emulate, ferry_map_bar).
+  timeout 120 "$build/guest-shim/examples/edu-mapped/ferry-edu-mapped-example" "$state/guest-edu.yaml" >"$build/lab-test-edu-mapped.log" 2>&1 ||
+    { tail -n 5 "$build/lab-test-edu-mapped.log"; rc=1; }
   timeout 120 "$build/guest-shim/examples/ferry-accel-example" "$state/guest-accel.yaml" >"$build/lab-test-accel.log" 2>&1 ||
     { tail -n 5 "$build/lab-test-accel.log"; rc=1; }
   lab down >/dev/null 2>&1 || rc=1
@@ -106,7 +109,7 @@ fi
 for c in "${cases[@]}"; do
   if [[ $c == drivers:* ]]; then
     IFS=: read -r _ t s <<<"$c"
-    drivers_pass "$t" "$s"; result "edu_and_accel_drivers_pass_over_${t}_with_${s}" $?
+    drivers_pass "$t" "$s"; result "edu_mapped_edu_and_accel_drivers_pass_over_${t}_with_${s}" $?
   else
     "case_$c"; result "$c" $?
   fi
