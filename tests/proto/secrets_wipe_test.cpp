@@ -13,6 +13,7 @@
 #include "ferry/proto/aead.h"
 #include "ferry/proto/session.h"
 #include "proto_test_util.h"
+#include "require.h"
 
 namespace {
 const void *g_watch = nullptr;
@@ -107,7 +108,7 @@ TEST(SecretsWipe, session_secrets_wipe_every_stream_key_before_freeing) {
 }
 
 TEST(SecretsWipe, expanded_ipsecmb_key_is_wiped_before_freeing) {
-  if (!ipsecmb_usable()) GTEST_SKIP() << "CPU lacks AES-NI";
+  FERRY_REQUIRE(ipsecmb_usable(), "CPU lacks AES-NI");
   auto aead = Aead::create(AeadImpl::kIpsecMb);
   std::array<uint8_t, 32> key;
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(0xc0 + i);
