@@ -1,7 +1,7 @@
 // ferry-probe: measures what a driver sees through the guest C API, one operation at a time,
 // and prints one JSON record per measurement (the shape of bench results.json records).
 //
-//   ferry-probe GUEST.yaml OP [--size N] [--iters N] [--warmup N] [--qd N]
+//   ferry-probe GUEST.yaml OP [--size N] [--iters N] [--warmup N] [--qd N] [--cdf N]
 //     OP: mmio_read   (edu: 4 or 8 bytes; accel: 1, 2, 4 or 8) -> p50/p90/p99/p99.9 in ns
 //         mmio_read_mapped  the same 4-byte edu id read as a load from ferry_map_bar's BAR
 //                     (trap-and-emulate), to price transparency against mmio_read
@@ -9,7 +9,11 @@
 //         dma_to_device / dma_from_device   edu DMA of --size bytes (sync + transfer) -> GB/s
 //         edu_workload   factorials by interrupt, jobs per second
 //         accel_workload CRC32C+copy of 4 KiB items at queue depth --qd, jobs per second
+//   --cdf N: latency records also carry "cdf_ns", N+1 quantiles from the fastest to the slowest
+//            sample (ferry bench plots the latency CDF from them).
 // Every result the device returns is checked; a wrong one fails the run (exit 1).
+// ferry-probe-local is this source linked against local_dev.cpp (GUEST is local:edu or
+// local:accel): the same driver and measurement code against the model in-process.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -32,12 +36,13 @@ struct Options {
   uint64_t iters = 0;
   uint64_t warmup = 0;
   uint64_t qd = 1;
+  uint64_t cdf = 0;
 };
 
 [[noreturn]] void usage(const char *why) {
   std::fprintf(stderr,
                "ferry-probe: %s\nusage: ferry-probe GUEST.yaml OP [--size N] "
-               "[--iters N] [--warmup N] [--qd N]\n",
+               "[--iters N] [--warmup N] [--qd N] [--cdf N]\n",
                why);
   std::exit(2);
 }
@@ -68,6 +73,8 @@ Options parse(int argc, char **argv) {
       o.warmup = v;
     else if (f == "--qd")
       o.qd = v;
+    else if (f == "--cdf" && v <= 10000)
+      o.cdf = v;
     else
       usage(("unknown flag " + f).c_str());
   }
@@ -83,8 +90,15 @@ void print_latency(const Options &o, std::vector<uint64_t> &ns) {
   auto pct = [&](double p) { return ns[std::min(ns.size() - 1, size_t(p * ns.size()))]; };
   std::printf("{\"op\": \"%s\", \"size\": %" PRIu64 ", \"p50_ns\": %" PRIu64
               ", \"p90_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64 ", \"p999_ns\": %" PRIu64
-              ", \"samples\": %zu}\n",
+              ", \"samples\": %zu",
               o.op.c_str(), o.size, pct(0.50), pct(0.90), pct(0.99), pct(0.999), ns.size());
+  if (o.cdf > 0) {
+    std::printf(", \"cdf_ns\": [");
+    for (uint64_t i = 0; i <= o.cdf; ++i)
+      std::printf("%s%" PRIu64, i ? ", " : "", ns[(ns.size() - 1) * i / o.cdf]);
+    std::printf("]");
+  }
+  std::printf("}\n");
 }
 
 void print_rate(const Options &o, const char *field, double value, uint64_t samples) {
