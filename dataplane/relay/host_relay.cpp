@@ -25,6 +25,7 @@ HostRelay::HostRelay(HostRegion &region, size_t max_piece)
   }
   pending_.resize(g.n_queues);
   has_pending_.assign(g.n_queues, 0);
+  queues_.resize(g.n_queues);
   region_.set_state(proto::ShmState::kHostReady);
 }
 
@@ -35,8 +36,11 @@ HostRelay::~HostRelay() {
 int HostRelay::poll_submissions(proto::RecordSink &out, int budget) {
   const uint32_t n_queues = static_cast<uint32_t>(sq_.size());
   int emitted = 0;
+  uint64_t now = 0;  // read once per pass, at its first MMIO read
   for (uint32_t i = 0; i < n_queues && emitted < budget; ++i) {
     uint32_t q = (next_queue_ + i) % n_queues;
+    QueueState &qs = queues_[q];
+    bool took = false;
     while (emitted < budget) {
       Descriptor &d = pending_[q];
       if (!has_pending_[q]) {
@@ -52,18 +56,34 @@ int HostRelay::poll_submissions(proto::RecordSink &out, int budget) {
           ++counters_.sq_bad_queue;
           continue;
         }
+        took = true;
+        // The cleartext kind, for the counters only (a guest that lies about it skews its own
+        // latency figures, nothing else).
+        qs.pending_ns = 0;
+        if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kMmioRead)) {
+          if (now == 0) now = proto::LatencyHistogram::clock_ns();
+          qs.pending_ns = now;
+        } else if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kHandshake)) {
+          forget_outstanding();  // a new session: reads of the old one are never answered
+        }
         has_pending_[q] = 1;
       }
       if (!out.emit(RecordType::kDescriptor, channel_,
                     {reinterpret_cast<const uint8_t *>(&d), sizeof(d)})) {
         ++counters_.emit_refused;
+        ++qs.c.sq_backlog;
+        if (took) ++qs.c.sq_drains;
         next_queue_ = q;  // keep this queue's order: it goes first next time
         return emitted;
       }
       has_pending_[q] = 0;
       ++counters_.sq_descriptors;
+      ++qs.c.to_device;
+      // Its completion comes back on the queue the header names.
+      if (qs.pending_ns != 0) read_sent(queues_[d.hdr.queue.get()], qs.pending_ns);
       ++emitted;
     }
+    if (took) ++qs.c.sq_drains;
   }
   next_queue_ = (next_queue_ + 1) % n_queues;
   return emitted;
@@ -96,9 +116,11 @@ bool HostRelay::on_descriptor(const proto::RecordView &rec) {
     ++counters_.bad_records;
     return true;
   }
+  QueueState &qs = queues_[q];
   int r = cq_[q].push(d);
   if (r == 0) {
     ++counters_.cq_full;
+    ++qs.c.cq_full;
     return false;
   }
   if (r < 0) [[unlikely]] {
@@ -108,7 +130,42 @@ bool HostRelay::on_descriptor(const proto::RecordView &rec) {
     return true;
   }
   ++counters_.cq_descriptors;
+  ++qs.c.to_guest;
+  if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kCompletion)) {
+    ++qs.c.completions;
+    completion_written(qs);
+  }
   return true;
+}
+
+void HostRelay::read_sent(QueueState &qs, uint64_t ns) {
+  if (qs.count == kMaxOutstanding) {  // the oldest is given up on
+    qs.head = (qs.head + 1) % kMaxOutstanding;
+    --qs.count;
+    ++qs.c.latency_unmatched;
+  }
+  qs.sent_ns[(qs.head + qs.count) % kMaxOutstanding] = ns;
+  ++qs.count;
+}
+
+void HostRelay::completion_written(QueueState &qs) {
+  if (qs.count == 0) {
+    ++qs.c.latency_unmatched;
+    return;
+  }
+  const uint64_t sent = qs.sent_ns[qs.head];
+  qs.head = (qs.head + 1) % kMaxOutstanding;
+  --qs.count;
+  const uint64_t now = proto::LatencyHistogram::clock_ns();
+  qs.c.round_trip_ns.record(now > sent ? now - sent : 0);
+}
+
+void HostRelay::forget_outstanding() {
+  for (QueueState &qs : queues_) {
+    qs.c.latency_unmatched += qs.count;
+    qs.count = 0;
+    qs.head = 0;
+  }
 }
 
 bool HostRelay::on_dma_read(const proto::RecordView &rec, proto::RecordSink &out) {
@@ -160,8 +217,10 @@ bool HostRelay::on_dma_read(const proto::RecordView &rec, proto::RecordSink &out
       return false;
     }
     ++counters_.dma_pieces_out;
+    counters_.dma_bytes_served += n;
     off += n;
   }
+  ++counters_.dma_chunks_served;
   return true;
 }
 
@@ -187,6 +246,7 @@ bool HostRelay::on_dma_write(const proto::RecordView &rec) {
   std::memcpy(meta.tag, piece.tag, sizeof(meta.tag));
   std::memcpy(region_.meta(static_cast<uint32_t>(idx)), &meta, sizeof(meta));
   ++counters_.dma_write_pieces;
+  counters_.dma_bytes_stored += n;
   return true;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ferry/proto/frame.h"
+#include "ferry/proto/latency_histogram.h"
 #include "ferry/proto/record_sink.h"
 #include "ferry/proto/shm_ring.h"
 #include "relay/host_region.h"
@@ -30,10 +31,30 @@ struct RelayCounters {
   uint64_t cq_bad_index = 0;    // impossible CQ consumer index: descriptor dropped
   uint64_t bad_records = 0;     // records for another channel, bad queue or unknown type
   uint64_t dma_read_reqs = 0;
-  uint64_t dma_read_failed = 0;   // requests answered with kDmaFailed
-  uint64_t dma_pieces_out = 0;    // kDmaData pieces emitted
-  uint64_t dma_write_pieces = 0;  // kDmaWrite pieces stored
-  uint64_t dma_write_bad = 0;     // kDmaWrite pieces refused (address or bounds)
+  uint64_t dma_read_failed = 0;    // requests answered with kDmaFailed
+  uint64_t dma_pieces_out = 0;     // kDmaData pieces emitted
+  uint64_t dma_chunks_served = 0;  // read requests answered with every piece of the chunk
+  uint64_t dma_bytes_served = 0;   // sealed chunk bytes sent in kDmaData pieces
+  uint64_t dma_write_pieces = 0;   // kDmaWrite pieces stored
+  uint64_t dma_bytes_stored = 0;   // sealed chunk bytes stored from kDmaWrite pieces
+  uint64_t dma_write_bad = 0;      // kDmaWrite pieces refused (address or bounds)
+};
+
+// Per guest queue. The relay sees only cleartext headers, so the round trip it can measure is
+// its own view of it: an MMIO read taken off the SQ -> the next completion written into the
+// same queue's CQ (the device answers a queue's reads in order, once each). A read that never
+// gets its completion (the guest timed out) would pair with a later one: a handshake from the
+// guest (a new session) clears what is outstanding, and at most kMaxOutstanding reads are
+// remembered per queue; pairs given up are counted in latency_unmatched.
+struct RelayQueueCounters {
+  uint64_t to_device = 0;          // descriptors taken off the SQ and sent to the device node
+  uint64_t to_guest = 0;           // descriptors written into the CQ
+  uint64_t completions = 0;        // of which kCompletion (answers to MMIO reads)
+  uint64_t sq_drains = 0;          // poll passes that took at least one descriptor off the SQ
+  uint64_t sq_backlog = 0;         // sends the link refused (the descriptor waits, retried)
+  uint64_t cq_full = 0;            // descriptors refused because the CQ was full (retried)
+  uint64_t latency_unmatched = 0;  // reads or completions the round trip could not pair
+  proto::LatencyHistogram round_trip_ns;  // SQ pop of an MMIO read -> its completion in the CQ
 };
 
 class HostRelay {
@@ -61,6 +82,12 @@ class HostRelay {
   void housekeeping() { region_.beat(); }
 
   const RelayCounters &counters() const { return counters_; }
+  uint32_t channel() const { return channel_; }
+  uint32_t n_queues() const { return static_cast<uint32_t>(sq_.size()); }
+  // Counters of guest queue q (q < n_queues()).
+  const RelayQueueCounters &queue_counters(uint32_t q) const { return queues_[q].c; }
+
+  static constexpr uint32_t kMaxOutstanding = 32;  // reads remembered per queue for latency
 
  private:
   bool on_descriptor(const proto::RecordView &rec);
@@ -85,6 +112,18 @@ class HostRelay {
     uint32_t next_off = 0;
   } partial_;
   RelayCounters counters_;
+  // Per queue: counters and the SQ pop times of reads still waiting for their completion (a
+  // ring of kMaxOutstanding), plus the pop time of the pending descriptor.
+  struct QueueState {
+    RelayQueueCounters c;
+    std::array<uint64_t, kMaxOutstanding> sent_ns{};
+    uint32_t head = 0, count = 0;
+    uint64_t pending_ns = 0;  // 0: the pending descriptor is not an MMIO read
+  };
+  void read_sent(QueueState &qs, uint64_t ns);
+  void completion_written(QueueState &qs);
+  void forget_outstanding();
+  std::vector<QueueState> queues_;
 };
 
 }  // namespace ferry::dataplane
