@@ -323,6 +323,16 @@ std::vector<SessionInfo> DeviceNode::sessions() const {
   return out;
 }
 
+void DeviceNode::visit_stats(StatsVisitor &v) const {
+  for (const auto &[key, c] : channels_) {
+    if (!c->session) continue;
+    const Session &s = *c->session;
+    const SessionStats st{c->channel, s.device_id(), s.session_id(), s.n_queues(), &s.counters()};
+    v.session(st);
+    for (uint16_t q = 0; q < st.n_queues; ++q) v.queue(st, q, s.queue_counters(q));
+  }
+}
+
 size_t DeviceNode::session_count() const {
   return live_sessions_;
 }

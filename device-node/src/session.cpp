@@ -51,6 +51,7 @@ void Session::send_sealed(uint16_t q, Descriptor &d) {
   Queue &qs = queues_[q];
   d.hdr.queue.set(q);
   d.hdr.channel.set(setup_.channel);
+  ++qs.stats.sent;
   d.hdr.seq.set(++qs.tx_seq);
   crypto_.seal(Dir::kDeviceToGuest, d);
   send(proto::RecordType::kDescriptor,
@@ -67,10 +68,12 @@ void Session::on_descriptor(Descriptor &d) {
     return;
   }
   Queue &qs = queues_[q];
+  const uint64_t arrived = kind == Kind::kMmioRead ? proto::LatencyHistogram::clock_ns() : 0;
   if (!qs.window.check(seq)) {
     // Seen before. Authenticate it anyway: only a genuine duplicate earns a cached answer.
     if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
       ++counters_.auth_failures;
+      ++qs.stats.auth_failures;
       return;
     }
     const Cached &c = qs.cache[seq % qs.cache.size()];
@@ -78,9 +81,11 @@ void Session::on_descriptor(Descriptor &d) {
       send(proto::RecordType::kDescriptor,
            std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&c.reply), sizeof(c.reply)));
       ++counters_.duplicates_answered_from_cache;
+      ++qs.stats.cache_replies;
       return;
     }
     ++counters_.replays_dropped;
+    ++qs.stats.replays_dropped;
     return;
   }
   if (seq >= qs.next_exec && seq - qs.next_exec >= qs.held.size()) {
@@ -89,6 +94,7 @@ void Session::on_descriptor(Descriptor &d) {
   }
   if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
     ++counters_.auth_failures;
+    ++qs.stats.auth_failures;
     return;
   }
   if (seq < qs.next_exec) {
@@ -98,10 +104,12 @@ void Session::on_descriptor(Descriptor &d) {
   }
   qs.window.update(seq);
   ++counters_.descriptors;
+  ++qs.stats.descriptors;
   Held &h = qs.held[seq % qs.held.size()];
   h.seq = seq;
   h.used = true;
   h.d = d;
+  h.arrived_ns = arrived;
   ++qs.n_held;
   if (seq != qs.next_exec) ++counters_.out_of_order_held;
   drain(q);
@@ -121,6 +129,7 @@ void Session::drain(uint16_t q) {
     // A read needs room for its completion; under backpressure it waits for poll().
     if (h.d.hdr.kind == static_cast<uint8_t>(Kind::kMmioRead) && !tx_room(kDescriptorWire)) return;
     const Descriptor d = h.d;
+    qs.exec_arrived_ns = h.arrived_ns;
     h.used = false;
     --qs.n_held;
     ++qs.next_exec;
@@ -144,6 +153,7 @@ void Session::skip_gap(uint16_t q) {
 }
 
 void Session::execute(uint16_t q, const Descriptor &d) {
+  ++queues_[q].stats.executed;
   const unsigned size = d.body.size;
   switch (static_cast<Kind>(d.hdr.kind)) {
     case Kind::kMmioRead:
@@ -194,6 +204,9 @@ void Session::answer_read(uint16_t q, const Descriptor &d) {
   send_sealed(q, c);
   ++counters_.completions;
   Queue &qs = queues_[q];
+  ++qs.stats.completions;
+  if (qs.exec_arrived_ns != 0)
+    qs.stats.service_ns.record(proto::LatencyHistogram::clock_ns() - qs.exec_arrived_ns);
   Cached &slot = qs.cache[d.hdr.seq.get() % qs.cache.size()];
   slot.seq = d.hdr.seq.get();
   slot.reply = c;

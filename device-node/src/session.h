@@ -47,6 +47,7 @@ class Session final : public DeviceContext {
 
   DeviceModel &model() { return *model_; }
   const NodeCounters &counters() const { return counters_; }
+  const QueueCounters &queue_counters(uint16_t q) const { return queues_[q].stats; }
   uint32_t session_id() const { return crypto_.session_id(); }
   uint16_t n_queues() const { return crypto_.params().n_queues; }
   uint32_t device_id() const { return setup_.device_id; }
@@ -75,6 +76,7 @@ class Session final : public DeviceContext {
   struct Held {
     uint64_t seq = 0;
     bool used = false;
+    uint64_t arrived_ns = 0;  // MMIO reads: when it reached the session (service time)
     proto::Descriptor d{};
   };
   struct Cached {
@@ -91,6 +93,8 @@ class Session final : public DeviceContext {
     uint64_t gap_since = 0;
     uint64_t tx_seq = 0;
     std::vector<Cached> cache;
+    QueueCounters stats;
+    uint64_t exec_arrived_ns = 0;  // arrived_ns of the descriptor being executed
   };
 
   void drain(uint16_t q);

@@ -31,6 +31,7 @@
 #include "ferry/proto/aead.h"
 #include "ferry/proto/frame.h"
 #include "ferry/proto/handshake.h"
+#include "ferry/proto/latency_histogram.h"
 #include "ferry/proto/record_sink.h"
 
 namespace ferry::device {
@@ -113,6 +114,37 @@ struct SessionInfo {
   NodeCounters counters;
 };
 
+// Per queue of a live session (the rows of /ferry/queues and `ferry stats`).
+struct QueueCounters {
+  uint64_t descriptors = 0;      // guest descriptors authenticated and accepted
+  uint64_t executed = 0;         // of which run by the model, in sequence order
+  uint64_t sent = 0;             // descriptors sealed and sent (completions, interrupts, DMA)
+  uint64_t completions = 0;      // MMIO read completions sealed and sent
+  uint64_t auth_failures = 0;    // descriptors that did not authenticate
+  uint64_t replays_dropped = 0;  // replayed or stale descriptors dropped
+  uint64_t cache_replies = 0;    // duplicate reads answered from the reply cache
+  // MMIO reads: arrival at the session -> completion sealed and queued for the link. It
+  // covers opening, waiting for earlier sequence numbers or for room, the model and sealing;
+  // not the network or the data plane (the data plane's round trip covers those).
+  proto::LatencyHistogram service_ns;
+};
+
+struct SessionStats {
+  uint32_t channel = 0;
+  uint32_t device_id = 0;
+  uint32_t session_id = 0;
+  uint16_t n_queues = 0;
+  const NodeCounters *counters = nullptr;  // the session's own counters
+};
+
+// Receives the live sessions' counters (DeviceNode::visit_stats), on the node's thread.
+class StatsVisitor {
+ public:
+  virtual ~StatsVisitor() = default;
+  virtual void session(const SessionStats &s) = 0;
+  virtual void queue(const SessionStats &s, uint16_t queue, const QueueCounters &c) = 0;
+};
+
 class Session;
 class Outbox;
 
@@ -140,6 +172,8 @@ class DeviceNode {
   NodeCounters counters() const;
   std::vector<SessionInfo> sessions() const;
   size_t session_count() const;
+  // Every live session and each of its queues, without allocating (for telemetry snapshots).
+  void visit_stats(StatsVisitor &v) const;
   // The model of the live session on (peer, channel), or nullptr (tests, diagnostics).
   DeviceModel *model(const proto::RecordSink &peer, uint32_t channel);
   // True when no session holds queued records, held descriptors or DMA in flight.
