@@ -313,8 +313,8 @@ int ferry_dma_sync_for_cpu(ferry_dev *dev, uint64_t dma_addr, size_t len) {
 
 int ferry_wait_irq(ferry_dev *dev, uint32_t *vectors, int timeout_ms) {
   if (dev == nullptr || vectors == nullptr) return t_error = -EINVAL;
-  const uint64_t deadline = mono_ns() + static_cast<uint64_t>(timeout_ms < 0 ? 0 : timeout_ms) *
-                                            1000000u;
+  const uint64_t deadline =
+      mono_ns() + static_cast<uint64_t>(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(dev->mu);
