@@ -108,7 +108,8 @@ GuestConfig load_guest(const std::string &path) {
   c.file = path;
   MapReader root = detail::load_root(path);
   root.only({"region", "queue", "queues", "psk_file", "device_id", "security", "key_bits",
-             "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle", "bar_size"});
+             "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle", "bar_size",
+             "rekey_after_messages", "rekey_after_ms"});
   root.require("region");
   root.require("psk_file");
   root.get("region", c.region_path);
@@ -128,6 +129,10 @@ GuestConfig load_guest(const std::string &path) {
   root.get_uint("mmio_timeout_ms", c.mmio_timeout_ms, 1, 600000);
   root.get_uint("handshake_timeout_ms", c.handshake_timeout_ms, 1, 600000);
   root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
+  root.get_uint("rekey_after_messages", c.rekey_after_messages, 0, 1u << 30);
+  if (c.rekey_after_messages != 0 && c.rekey_after_messages < 16)
+    root.fail("rekey_after_messages", "must be 0 (never) or at least 16");
+  root.get_uint("rekey_after_ms", c.rekey_after_ms, 0, 86'400'000);
   detail::read_idle(root.child("idle"), c.idle);
   const MapReader bars = root.child("bar_size");
   bars.only({"0", "1", "2", "3", "4", "5"});

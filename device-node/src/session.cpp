@@ -52,16 +52,25 @@ void Session::send_sealed(uint16_t q, Descriptor &d) {
   d.hdr.queue.set(q);
   d.hdr.channel.set(setup_.channel);
   ++qs.stats.sent;
-  d.hdr.seq.set(++qs.tx_seq);
+  d.hdr.seq.set(++qs.tx_seq);  // the counter; seal() adds the key epoch
   crypto_.seal(Dir::kDeviceToGuest, d);
   send(proto::RecordType::kDescriptor,
        std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&d), sizeof(d)));
+  sync_rekey_stats();
+}
+
+void Session::sync_rekey_stats() {
+  const proto::RekeyStats &r = crypto_.rekey_stats();
+  counters_.rekeys_tx = r.tx_rekeys;
+  counters_.rekeys_rx = r.rx_rekeys;
+  counters_.old_keys_wiped = r.old_keys_wiped;
+  counters_.epoch_rejects = r.epoch_rejects;
 }
 
 void Session::on_descriptor(Descriptor &d) {
   const uint16_t q = d.hdr.queue.get();
   const auto kind = static_cast<Kind>(d.hdr.kind);
-  const uint64_t seq = d.hdr.seq.get();
+  const uint64_t seq = proto::seq_counter(d.hdr.seq.get());  // without the key epoch
   if (q >= queues_.size() || seq == 0 ||
       (kind != Kind::kMmioRead && kind != Kind::kMmioWrite && kind != Kind::kDmaSync)) {
     ++counters_.malformed;
@@ -92,7 +101,9 @@ void Session::on_descriptor(Descriptor &d) {
     ++counters_.backlog_dropped;  // window untouched: a retransmission may still get in
     return;
   }
-  if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
+  const Status opened = crypto_.open(Dir::kGuestToDevice, d);
+  sync_rekey_stats();
+  if (opened != Status::kOk) {
     ++counters_.auth_failures;
     ++qs.stats.auth_failures;
     return;
@@ -200,15 +211,16 @@ void Session::answer_read(uint16_t q, const Descriptor &d) {
   c.body.size = d.body.size;
   c.body.status = static_cast<uint8_t>(st);
   c.body.value.set(value);
-  c.body.addr.set(d.hdr.seq.get());
+  const uint64_t seq = proto::seq_counter(d.hdr.seq.get());
+  c.body.addr.set(seq);
   send_sealed(q, c);
   ++counters_.completions;
   Queue &qs = queues_[q];
   ++qs.stats.completions;
   if (qs.exec_arrived_ns != 0)
     qs.stats.service_ns.record(proto::LatencyHistogram::clock_ns() - qs.exec_arrived_ns);
-  Cached &slot = qs.cache[d.hdr.seq.get() % qs.cache.size()];
-  slot.seq = d.hdr.seq.get();
+  Cached &slot = qs.cache[seq % qs.cache.size()];
+  slot.seq = seq;
   slot.reply = c;
 }
 

@@ -102,6 +102,7 @@ class Session final : public DeviceContext {
   void execute(uint16_t q, const proto::Descriptor &d);
   void answer_read(uint16_t q, const proto::Descriptor &d);
   void flush_irq();
+  void sync_rekey_stats();
 
   SessionSetup setup_;
   proto::SessionCrypto crypto_;

@@ -89,7 +89,13 @@ std::unique_ptr<Device> Device::attach(const config::GuestConfig &cfg,
 }
 
 void Device::start(const proto::SessionSecrets &secrets) {
-  for (size_t q = 0; q < queues_.size(); ++q) queues_[q]->start_session(*aeads_[q], secrets);
+  proto::RekeyPolicy rekey;
+  rekey.after_messages = cfg_.rekey_after_messages;
+  rekey.after_ns = uint64_t{cfg_.rekey_after_ms} * 1'000'000;
+  rekey.overlap_messages = cfg_.replay_window;
+  for (size_t q = 0; q < queues_.size(); ++q)
+    queues_[q]->start_session(*aeads_[q], secrets, rekey);
+  session_id_ = secrets.session_id;
   region_.set_attached(true);
 }
 
@@ -372,6 +378,12 @@ DeviceStats Device::stats() {
     s.bad_index += qs.bad_index.load();
     s.stale += qs.stale.load();
     s.ring_full += qs.ring_full.load();
+    std::lock_guard<std::mutex> lk(q->mutex());
+    const proto::RekeyStats &r = q->crypto().rekey_stats();
+    s.rekey.tx_rekeys += r.tx_rekeys;
+    s.rekey.rx_rekeys += r.rx_rekeys;
+    s.rekey.old_keys_wiped += r.old_keys_wiped;
+    s.rekey.epoch_rejects += r.epoch_rejects;
   }
   std::lock_guard<std::mutex> lk(dma_.mutex());
   s.dma = dma_.stats();

@@ -20,6 +20,7 @@ namespace ferry::guest {
 struct DeviceStats {
   uint64_t posted = 0, received = 0, auth_failed = 0, replayed = 0, malformed = 0, bad_index = 0,
            stale = 0, ring_full = 0;
+  proto::RekeyStats rekey;  // summed over the queues
   DmaStats dma;
 };
 
@@ -38,6 +39,8 @@ class Device final : CompletionHandler {
   uint16_t default_queue() const { return cfg_.queue; }
   const config::GuestConfig &config() const { return cfg_; }
   Region &region() { return region_; }
+  // The session's id (from the device's Accept; fresh per handshake).
+  uint32_t session_id() const { return session_id_; }
 
   // Data path: each returns 0 or -errno and never throws. `q` < n_queues().
   int read(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t &value);
@@ -81,6 +84,7 @@ class Device final : CompletionHandler {
   std::vector<std::unique_ptr<Queue>> queues_;
   DmaWindow dma_;
   std::atomic<uint32_t> irq_pending_{0};
+  uint32_t session_id_ = 0;
 };
 
 }  // namespace ferry::guest

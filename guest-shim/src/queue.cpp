@@ -16,8 +16,10 @@ Queue::Queue(uint16_t index, uint32_t channel, proto::RingHeader *sq, proto::Rin
 
 Queue::~Queue() = default;
 
-void Queue::start_session(proto::Aead &aead, const proto::SessionSecrets &secrets) {
+void Queue::start_session(proto::Aead &aead, const proto::SessionSecrets &secrets,
+                          const proto::RekeyPolicy &rekey) {
   crypto_ = std::make_unique<proto::SessionCrypto>(aead, secrets);
+  crypto_->set_rekey(rekey);
   replay_.reset();
   next_seq_ = 1;
 }
@@ -27,7 +29,7 @@ uint64_t Queue::seal(Descriptor &d) {
   d.hdr.version = proto::kProtoVersion;
   d.hdr.queue.set(index_);
   d.hdr.channel.set(channel_);
-  d.hdr.seq.set(seq);
+  d.hdr.seq.set(seq);  // the counter; seal() adds the key epoch
   crypto_->seal(proto::Dir::kGuestToDevice, d);
   return seq;
 }
@@ -91,7 +93,7 @@ int Queue::poll(int budget, CompletionHandler &h) {
       stats_.malformed.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    const uint64_t seq = d.hdr.seq.get();
+    const uint64_t seq = proto::seq_counter(d.hdr.seq.get());
     if (seq == 0 || !replay_.check(seq)) [[unlikely]] {
       stats_.replayed.fetch_add(1, std::memory_order_relaxed);
       continue;

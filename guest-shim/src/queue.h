@@ -48,7 +48,8 @@ class Queue {
   std::mutex &mutex() { return mu_; }
 
   // Expands this queue's copy of the session keys (its own Aead: one per thread of use).
-  void start_session(proto::Aead &aead, const proto::SessionSecrets &secrets);
+  void start_session(proto::Aead &aead, const proto::SessionSecrets &secrets,
+                     const proto::RekeyPolicy &rekey = {});
   proto::SessionCrypto &crypto() { return *crypto_; }
 
   // Fills the header of d (version, queue, channel, next sequence number) and seals it.

@@ -24,6 +24,7 @@ constexpr size_t kPubSize = 32;
 constexpr size_t kMacSize = 32;
 constexpr size_t kMaxFragments = 8;
 constexpr char kInfoLabel[] = "ferry v1 session";  // 16 bytes, no terminator on the wire
+constexpr char kChainLabel[] = "ferry v1 rekey  ";  // 16 bytes: the rekey chains' info
 constexpr size_t kStreamOkm = 32 + 4;              // key (first key_bytes used) + salt
 
 enum class RejectReason : uint8_t {
@@ -182,22 +183,31 @@ SessionSecrets derive(const SessionParams &params, uint32_t session_id, const Ps
   s.session_id = session_id;
   s.streams.resize(s.n_streams());
   std::vector<uint8_t> okm(s.n_streams() * kStreamOkm);
+  std::vector<uint8_t> chains(s.n_streams() * 32);
 
-  EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
-  EVP_KDF_free(kdf);
-  char digest[] = "SHA256";
-  OSSL_PARAM p[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm.b.data(), ikm.b.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.b.data(), salt.b.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-      OSSL_PARAM_construct_end(),
+  auto hkdf = [&](std::vector<uint8_t> &out) {
+    EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+    EVP_KDF_free(kdf);
+    char digest[] = "SHA256";
+    OSSL_PARAM p[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm.b.data(), ikm.b.size()),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.b.data(), salt.b.size()),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
+        OSSL_PARAM_construct_end(),
+    };
+    bool ok = kctx != nullptr && EVP_KDF_derive(kctx, out.data(), out.size(), p) == 1;
+    EVP_KDF_CTX_free(kctx);
+    return ok;
   };
-  bool ok = kctx != nullptr && EVP_KDF_derive(kctx, okm.data(), okm.size(), p) == 1;
-  EVP_KDF_CTX_free(kctx);
+  bool ok = hkdf(okm);
+  // The rekey chains (session.h): the same inputs with their own label.
+  std::memcpy(info.data(), kChainLabel, 16);
+  ok = ok && hkdf(chains);
   if (!ok) {
     secure_wipe(okm.data(), okm.size());
+    secure_wipe(chains.data(), chains.size());
     throw std::runtime_error("handshake: HKDF-SHA256 failed");
   }
   for (size_t i = 0; i < s.streams.size(); ++i) {
@@ -205,8 +215,10 @@ SessionSecrets derive(const SessionParams &params, uint32_t session_id, const Ps
     std::memcpy(s.streams[i].key.data(), o, params.key_bytes);
     s.streams[i].salt =
         uint32_t{o[32]} << 24 | uint32_t{o[33]} << 16 | uint32_t{o[34]} << 8 | uint32_t{o[35]};
+    std::memcpy(s.streams[i].chain.data(), chains.data() + i * 32, 32);
   }
   secure_wipe(okm.data(), okm.size());
+  secure_wipe(chains.data(), chains.size());
   return s;
 }
 

@@ -124,6 +124,10 @@ struct GuestConfig {
   uint32_t mmio_timeout_ms = 1000;
   uint32_t handshake_timeout_ms = 5000;
   uint32_t replay_window = 1024;
+  // Rekeying of the session's descriptor streams (docs/protocol.md): a new key epoch after
+  // this many descriptors per stream, or this long; 0 = never by that measure.
+  uint32_t rekey_after_messages = 0;
+  uint32_t rekey_after_ms = 0;
   IdlePolicy idle{IdlePolicy::Mode::kSpinThenYield, 20, 50};
   // Bytes of BARs 0-5, for ferry_map_bar (the protocol does not carry them); 0: not mappable.
   // Key `bar_size: {BAR: bytes}`; BAR0 defaults to edu's 1 MiB.

@@ -88,7 +88,11 @@ struct NodeOptions {
   X(dma_pieces_dropped, "DMA data pieces that matched no request or were malformed")          \
   X(irqs, "interrupt descriptors sent")                                                       \
   X(tx_deferred, "records queued because the peer refused them (backpressure)")               \
-  X(tx_dropped, "records dropped because the session's outbox was full")
+  X(tx_dropped, "records dropped because the session's outbox was full")                      \
+  X(rekeys_tx, "key epochs the node's sending streams moved to (following the guest)")        \
+  X(rekeys_rx, "key epochs the guest's streams moved to, as the node opened them")            \
+  X(old_keys_wiped, "previous-epoch keys wiped after the rekey overlap")                      \
+  X(epoch_rejects, "descriptors whose key epoch was too old or too far ahead")
 
 struct NodeCounters {
 #define FERRY_X(name, what) uint64_t name = 0;

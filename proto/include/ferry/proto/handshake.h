@@ -7,7 +7,9 @@
 //                     Reject: reason (unauthenticated: a hint for the operator, nothing more)
 //
 // Keys: HKDF-SHA256(salt = guest random || device random, ikm = X25519 shared secret || PSK,
-// info = "ferry v1 session" || SHA-256(hello || accept)) expands to a key and salt per stream.
+// info = "ferry v1 session" || SHA-256(hello || accept)) expands to a key and salt per stream;
+// the same with info = "ferry v1 rekey  " || SHA-256(hello || accept) to each stream's rekey
+// chain secret (session.h).
 // Every handshake uses fresh randomness and fresh ephemeral keys, so no two sessions share
 // keys and a restarted side can never reuse a nonce.
 #pragma once
