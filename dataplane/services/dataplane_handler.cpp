@@ -2,9 +2,90 @@
 
 namespace ferry::services {
 
+namespace {
+
+// /ferry/queues columns: per guest queue, then per guest region.
+constexpr engine::QueueColumn kColumns[] = {
+    {"descriptors", true},        // to_device + to_guest
+    {"to_device", true},          // taken off the SQ and sent toward the device node
+    {"to_guest", true},           // written into the CQ
+    {"completions", true},        // of which answers to MMIO reads
+    {"sq_drains", true},          // poll passes that took descriptors off the SQ
+    {"sq_backlog", true},         // sends the link refused (descriptor kept in order)
+    {"cq_full", true},            // descriptors refused by a full CQ (retried)
+    {"latency_unmatched", true},  // reads / completions the round trip could not pair
+    {"dma_read_reqs", false},    {"dma_chunks_served", false}, {"dma_bytes_served", false},
+    {"dma_read_failed", false},  {"dma_pieces_stored", false}, {"dma_bytes_stored", false},
+    {"dma_write_bad", false},    {"sq_bad_queue", false},      {"sq_bad_index", false},
+    {"cq_bad_index", false},     {"bad_records", false},
+};
+
+size_t row_count(const std::vector<dataplane::HostRelay *> &relays) {
+  size_t n = 0;
+  for (const auto *r : relays) n += r->n_queues() + 1;
+  return n;
+}
+
+}  // namespace
+
 DataplaneHandler::DataplaneHandler(std::vector<dataplane::HostRelay *> relays,
                                    std::vector<uint32_t> channels)
-    : relays_(std::move(relays)), channels_(std::move(channels)) {}
+    : relays_(std::move(relays)),
+      channels_(std::move(channels)),
+      rows_(row_count(relays_)),
+      table_(kColumns, rows_.size(), "guest") {
+  publish_queues();
+  engine::queues_add_source(this);
+}
+
+DataplaneHandler::~DataplaneHandler() {
+  engine::queues_remove_source(this);
+}
+
+void DataplaneHandler::publish_queues() {
+  size_t i = 0;
+  for (const auto *relay : relays_) {
+    for (uint32_t q = 0; q < relay->n_queues(); ++q) {
+      const dataplane::RelayQueueCounters &c = relay->queue_counters(q);
+      engine::QueueRow &r = rows_[i++];
+      r.channel = relay->channel();
+      r.queue = static_cast<int32_t>(q);
+      r.values = {c.to_device + c.to_guest,
+                  c.to_device,
+                  c.to_guest,
+                  c.completions,
+                  c.sq_drains,
+                  c.sq_backlog,
+                  c.cq_full,
+                  c.latency_unmatched};
+      r.latency.assign(c.round_trip_ns);
+    }
+    const dataplane::RelayCounters &c = relay->counters();
+    engine::QueueRow &r = rows_[i++];
+    r.channel = relay->channel();
+    r.queue = -1;
+    r.values = {0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,  // the per-queue columns
+                c.dma_read_reqs,
+                c.dma_chunks_served,
+                c.dma_bytes_served,
+                c.dma_read_failed,
+                c.dma_write_pieces,
+                c.dma_bytes_stored,
+                c.dma_write_bad,
+                c.sq_bad_queue,
+                c.sq_bad_index,
+                c.cq_bad_index,
+                c.bad_records};
+  }
+  table_.publish(rows_);
+}
 
 bool DataplaneHandler::on_record(proto::RecordSink &out, const proto::RecordView &rec) {
   for (size_t i = 0; i < channels_.size(); ++i)
@@ -25,6 +106,7 @@ int DataplaneHandler::poll(proto::RecordSink &out, uint64_t) {
 
 void DataplaneHandler::housekeeping(uint64_t) {
   for (auto *r : relays_) r->housekeeping();
+  publish_queues();
 }
 
 void DataplaneHandler::collect_stats(engine::StatsWriter &w) {
@@ -43,6 +125,9 @@ void DataplaneHandler::collect_stats(engine::StatsWriter &w) {
     t.dma_read_failed += c.dma_read_failed;
     t.dma_pieces_out += c.dma_pieces_out;
     t.dma_write_pieces += c.dma_write_pieces;
+    t.dma_chunks_served += c.dma_chunks_served;
+    t.dma_bytes_served += c.dma_bytes_served;
+    t.dma_bytes_stored += c.dma_bytes_stored;
     t.dma_write_bad += c.dma_write_bad;
   }
   w.put("guests", relays_.size());
@@ -58,7 +143,10 @@ void DataplaneHandler::collect_stats(engine::StatsWriter &w) {
   w.put("dma_read_reqs", t.dma_read_reqs);
   w.put("dma_read_failed", t.dma_read_failed);
   w.put("dma_pieces_out", t.dma_pieces_out);
+  w.put("dma_chunks_served", t.dma_chunks_served);
+  w.put("dma_bytes_served", t.dma_bytes_served);
   w.put("dma_write_pieces", t.dma_write_pieces);
+  w.put("dma_bytes_stored", t.dma_bytes_stored);
   w.put("dma_write_bad", t.dma_write_bad);
 }
 
