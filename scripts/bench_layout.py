@@ -28,7 +28,8 @@ import bench  # noqa: E402
 LAYOUTS = [("dp0 dn1 guest-free", 0, 1, None),
            ("dp0 dn1 guest-with-dn", 0, 1, 1),
            ("dp0 dn1 guest-with-dp", 0, 1, 0),
-           ("dp0 dn0 guest-alone", 0, 0, 1)]
+           ("dp0 dn0 guest-alone", 0, 0, 1),
+           ("dp0 dn0 guest-free", 0, 0, None)]
 IDLES = [("spin-then-yield", 100), ("spin-then-yield", 20), ("spin-then-sleep", 100)]
 TRANSPORTS = ["memif", "kernel-udp"]
 
@@ -67,10 +68,15 @@ def main(argv):
     ap.add_argument("--reads", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default="layout-results")
+    ap.add_argument("--layouts", help="comma list of layout names to measure (default: all)")
+    ap.add_argument("--idles", help="comma list of MODE:POLLS (default: all)")
     o = ap.parse_args(argv)
     build = os.path.join(ROOT, os.environ.get("FERRY_BUILD_DIR", "build"))
     os.makedirs(o.out, exist_ok=True)
-    combos = [(t, lay, idle) for t in TRANSPORTS for lay in LAYOUTS for idle in IDLES]
+    lays = [lay for lay in LAYOUTS if not o.layouts or lay[0] in o.layouts.split(",")]
+    idles = IDLES if not o.idles else \
+        [(m, int(p)) for m, p in (x.split(":") for x in o.idles.split(","))]
+    combos = [(t, lay, idle) for t in TRANSPORTS for lay in lays for idle in idles]
     lock = bench.take_lab_lock()
     load_before = bench.loadavg()
     samples = {}

@@ -2,7 +2,7 @@
 # The two-host lab on one machine: namespaces ferry-cvm (CVM host: ferry-dataplane) and
 # ferry-acc (accelerator host: ferry-device-node) joined by the veth pair ferry-cvm0 /
 # ferry-acc0 on 198.18.0.0/15, hugepages when the transport needs them, a fresh PSK, YAML
-# generated from config/templates/, both services started on their own pinned lcores.
+# generated from config/templates/, both services started on pinned lcores (docs/layout.md).
 #
 #   lab.sh up [--transport T] [--security S] [--dp-lcore N] [--dn-lcore N]
 #             [--idle spin|spin-then-yield|spin-then-sleep] [--spin-polls N]
@@ -95,8 +95,11 @@ render() {  # render TEMPLATE OUT: replaces every @NAME@ with the value of shell
 
 lab_up() {
   local transport=kernel-udp security=confidential
-  DP_LCORE=${FERRY_DP_LCORE:-0} DN_LCORE=${FERRY_DN_LCORE:-1}
-  IDLE_MODE=spin-then-yield IDLE_SPIN=100
+  # Defaults from the layout study (docs/layout.md): on 2 cores both services poll on lcore 0
+  # and yield after one empty poll, which leaves core 1 to the guest (ferry bench pins it
+  # there); with --idle spin give each service its own lcore.
+  DP_LCORE=${FERRY_DP_LCORE:-0} DN_LCORE=${FERRY_DN_LCORE:-0}
+  IDLE_MODE=spin-then-yield IDLE_SPIN=1
   while [ $# -gt 0 ]; do
     case "$1" in
       --transport) transport=${2:?}; shift 2 ;;
