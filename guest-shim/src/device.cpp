@@ -17,6 +17,7 @@ constexpr int kPollBudget = 32;
 // the data plane's housekeeping to have run (it beats every few milliseconds at most).
 constexpr uint64_t kHeartbeatMinWaitNs = 100'000'000;
 constexpr unsigned kMaxBar = 5;
+std::atomic<Device::SecretsObserver> secrets_observer{nullptr};
 
 int status_to_errno(uint8_t status) {
   switch (static_cast<proto::Status>(status)) {
@@ -79,6 +80,10 @@ std::unique_ptr<Device> Device::open(const config::GuestConfig &cfg) {
   return dev;
 }
 
+void Device::set_secrets_observer(SecretsObserver f) {
+  secrets_observer.store(f);
+}
+
 std::unique_ptr<Device> Device::attach(const config::GuestConfig &cfg,
                                        const proto::SessionSecrets &secrets) {
   std::unique_ptr<Device> dev(new Device(cfg));
@@ -93,8 +98,7 @@ void Device::start(const proto::SessionSecrets &secrets) {
   rekey.after_messages = cfg_.rekey_after_messages;
   rekey.after_ns = uint64_t{cfg_.rekey_after_ms} * 1'000'000;
   rekey.overlap_messages = cfg_.replay_window;
-  for (size_t q = 0; q < queues_.size(); ++q)
-    queues_[q]->start_session(*aeads_[q], secrets, rekey);
+  for (size_t q = 0; q < queues_.size(); ++q) queues_[q]->start_session(*aeads_[q], secrets, rekey);
   session_id_ = secrets.session_id;
   region_.set_attached(true);
 }
@@ -137,6 +141,7 @@ void Device::handshake(const proto::Psk &psk) {
       if (!secrets)
         throw std::runtime_error("handshake with device " + std::to_string(cfg_.device_id) +
                                  " failed: " + error);
+      if (SecretsObserver f = secrets_observer.load()) f(*secrets);
       start(*secrets);
       return;
     }

@@ -29,6 +29,11 @@ class Device final : CompletionHandler {
   // Maps and validates cfg.region_path, reads the PSK and runs the handshake. Throws
   // std::runtime_error saying what went wrong.
   static std::unique_ptr<Device> open(const config::GuestConfig &cfg);
+  // Test seam: called with each session's secrets when a handshake finished (the restart
+  // tests record them to tell which key sealed each captured descriptor). Internal only:
+  // libferry-guest.so exports the C API, not this.
+  using SecretsObserver = void (*)(const proto::SessionSecrets &);
+  static void set_secrets_observer(SecretsObserver f);
   // Test seam (fuzzing, benchmarks of one side): maps the region and starts a session from
   // given secrets, without a handshake.
   static std::unique_ptr<Device> attach(const config::GuestConfig &cfg,

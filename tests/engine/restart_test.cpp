@@ -1,0 +1,104 @@
+// kill -9 of either service in the middle of a workload (both services and the guest driver
+// for real, frames captured on the veth): the guest's pending call fails within its timeout
+// with all-ones and an error, never hangs and never returns wrong data; the guest opens a new
+// session (new id, fresh keys) and goes on with every result correct; and across all the
+// restarts no AEAD (key, nonce) pair seals two different descriptors (nonce_capture.h).
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <set>
+
+#include "nonce_capture.h"
+#include "services_lab.h"
+
+namespace ferry::testing {
+namespace {
+
+class Restart : public ServicesLab {
+ protected:
+  // Kills `victim` twice mid-workload (restarting it each time) while frames are captured,
+  // then checks the calls that failed, the sessions and the nonces.
+  void kill_twice_and_check(bool device_node) {
+    // Rekeying on: the capture then spans several key epochs per session as well.
+    up("rekey_after_messages: 200\n", 500);
+    if (HasFatalFailure() || IsSkipped()) return;
+    FrameCapture cap(lab_->ns_a, lab_->if_a, 7000);
+    ASSERT_TRUE(cap.ok()) << cap.error();
+    start_workload(1'000'000'000, 0, /*keylog=*/true);
+    uint64_t target = 300;
+    ASSERT_TRUE(wait_progress(target, 1, 20000)) << workload_log();
+    for (int round = 1; round <= 2; ++round) {
+      const size_t fails_before = count_lines("fail ");
+      if (device_node) {
+        kill9(dn_);
+      } else {
+        kill9(dp_);
+      }
+      if (HasFatalFailure()) return;
+      // The call in flight (or the next one) fails on its own, before anything restarts.
+      for (int w = 0; w < 5000 && count_lines("fail ") == fails_before; w += 10)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ASSERT_GT(count_lines("fail "), fails_before) << "no call failed\n" << workload_log();
+      if (device_node) {
+        start_dn();
+      } else {
+        start_dp();
+      }
+      if (HasFatalFailure()) return;
+      target = progress() + 300;
+      ASSERT_TRUE(wait_progress(target, static_cast<size_t>(round) + 1, 30000))
+          << workload_log() << "\n--- dp\n"
+          << dp_.log_tail() << "\n--- dn\n"
+          << dn_.log_tail();
+    }
+    const auto summary = stop_workload();
+    cap.stop();
+
+    // Pending calls failed, bounded by the timeout, with all-ones and an error.
+    const std::string log = workload_log();
+    EXPECT_GE(summary.at("failures"), 2u) << log;
+    EXPECT_LE(summary.at("max_fail_ms"), mmio_timeout_ms_ + 300u) << log;
+    EXPECT_EQ(summary.at("not_all_ones"), 0u) << log;
+    std::regex fail_re("\\nfail (\\w+) (\\d+) ");
+    for (std::sregex_iterator it(log.begin(), log.end(), fail_re), end; it != end; ++it) {
+      const int err = std::stoi((*it)[2]);
+      EXPECT_TRUE(err == ETIMEDOUT || err == ENOTCONN) << "errno " << err << "\n" << log;
+    }
+    // Never wrong data; a new session after each restart, each with its own id.
+    EXPECT_EQ(summary.at("wrong"), 0u) << log;
+    EXPECT_GE(summary.at("ok"), 900u) << log;
+    const std::vector<std::string> ids = sessions();
+    EXPECT_EQ(ids.size(), summary.at("sessions"));
+    EXPECT_GE(ids.size(), 3u) << log;
+    EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size()) << log;
+    EXPECT_GT(summary.at("tx_rekeys"), 0u) << log;
+
+    // Every sealed descriptor on the wire opens under exactly one recorded (session, stream,
+    // epoch) key, and no such key sealed two different descriptors under one nonce.
+    const NonceReport r = check_nonces(cap.frames(), keylog_, /*outgoing_is_g2d=*/true);
+    std::printf(
+        "[ nonces   ] %llu frames, %llu sealed descriptors, %llu distinct (key, nonce), "
+        "%llu sessions, max epoch %llu\n",
+        static_cast<unsigned long long>(r.frames), static_cast<unsigned long long>(r.sealed),
+        static_cast<unsigned long long>(r.distinct_nonces),
+        static_cast<unsigned long long>(r.sessions_seen),
+        static_cast<unsigned long long>(r.max_epoch));
+    EXPECT_EQ(r.reused, 0u) << r.detail;
+    EXPECT_EQ(r.unattributed, 0u) << r.detail;
+    EXPECT_GE(r.sessions_seen, 3u);
+    EXPECT_GT(r.max_epoch, 0u);
+    // Both directions of 900+ pairs: at least that many distinct nonces were checked.
+    EXPECT_GE(r.distinct_nonces, 2 * summary.at("ok"));
+  }
+};
+
+TEST_F(Restart, a_device_node_killed_twice_fails_pending_calls_in_time_and_never_reuses_a_nonce) {
+  kill_twice_and_check(/*device_node=*/true);
+}
+
+TEST_F(Restart, a_data_plane_killed_twice_fails_pending_calls_in_time_and_never_reuses_a_nonce) {
+  kill_twice_and_check(/*device_node=*/false);
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -1,0 +1,181 @@
+// Both services for real over kernel-udp on a veth between two namespaces made for the test
+// (ferry-dataplane in a, ferry-device-node in b), one guest region, and the guest workload
+// driver (guest_workload.cpp) run as a child process: the fixture of the restart and rekey
+// tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab.h"
+#include "require.h"
+
+namespace ferry::testing {
+
+class ServicesLab : public ::testing::Test {
+ protected:
+  static std::string bin(const std::string &rel) { return build_root() + "/" + rel; }
+
+  // `guest_extra` is appended to the guest YAML (rekey keys).
+  void up(const std::string &guest_extra = "", uint32_t mmio_timeout_ms = 500) {
+    FERRY_REQUIRE(running_as_root(), "needs root: namespaces, hugepages");
+    FERRY_REQUIRE(ensure_hugepages(64), "needs 64 free 2 MiB hugepages on /dev/hugepages");
+    lab_ = std::make_unique<VethLab>(true, true, 1500);
+    FERRY_REQUIRE(lab_->ok(), lab_->error());
+    dir_ = "/tmp/ferry-restart-" + lab_->ns_a;
+    const std::string keys = dir_ + "/keys";
+    region_ = "/dev/hugepages/" + lab_->ns_a + "-region1";
+    run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys);
+    run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + keys + "/psk && chmod 600 " + keys +
+            "/psk");
+    mmio_timeout_ms_ = mmio_timeout_ms;
+    std::ofstream(dir_ + "/guest.yaml")
+        << "region: " << region_ << "\nqueues: 1\nqueue: 0\npsk_file: " << keys
+        << "/psk\ndevice_id: 1\nsecurity: confidential\nmmio_timeout_ms: " << mmio_timeout_ms
+        << "\nhandshake_timeout_ms: 1000\n"
+        << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n"
+        << guest_extra;
+    auto common = [&](const std::string &who, const char *local, const char *peer,
+                      const char *lcore) {
+      prefix_[who] = "fr-" + lab_->ns_a + "-" + who;
+      return "eal:\n  lcores: [" + std::string(lcore) +
+             "]\n  no_huge: true\n  memory_mb: 64\n  file_prefix: " + prefix_[who] +
+             "\n  vdevs: []\ntransport:\n  kind: kernel-udp\n  local: {ip: " + local +
+             ", port: 7000}\n  peer: {ip: " + peer +
+             ", port: 7000}\n  mtu: 1500\n  retransmit_us: 5000\n"
+             "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n";
+    };
+    std::ofstream(dir_ + "/device-node.yaml")
+        << common("dn", VethLab::kIpB, VethLab::kIpA, "1")
+        << "devices:\n  - {id: 1, psk_file: " << keys << "/psk, model: edu}\nready_file: " << dir_
+        << "/dn.ready\n";
+    std::ofstream(dir_ + "/dataplane.yaml")
+        << common("dp", VethLab::kIpA, VethLab::kIpB, "0") << "guests:\n  - {path: " << region_
+        << ", channel: 1, queues: 1}\nready_file: " << dir_ << "/dp.ready\n";
+    dn_args_ = {"ip",
+                "netns",
+                "exec",
+                lab_->ns_b,
+                bin("dataplane/services/ferry-device-node"),
+                dir_ + "/device-node.yaml"};
+    dp_args_ = {"ip",
+                "netns",
+                "exec",
+                lab_->ns_a,
+                bin("dataplane/services/ferry-dataplane"),
+                dir_ + "/dataplane.yaml"};
+    start_dn();
+    start_dp();
+  }
+
+  void start_dn() {
+    std::remove((dir_ + "/dn.ready").c_str());
+    dn_ = Child(dn_args_, dir_ + "/dn" + std::to_string(++dn_runs_) + ".log");
+    ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
+  }
+  void start_dp() {
+    std::remove((dir_ + "/dp.ready").c_str());
+    dp_ = Child(dp_args_, dir_ + "/dp" + std::to_string(++dp_runs_) + ".log");
+    ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
+  }
+  // kill -9: no shutdown code runs.
+  static void kill9(Child &c) {
+    ASSERT_TRUE(c.running());
+    ::kill(c.pid(), SIGKILL);
+    c.wait(5000);
+    ASSERT_FALSE(c.running());
+  }
+
+  // Starts the workload driver; it runs until stop_workload() or max_cycles pairs.
+  void start_workload(uint64_t max_cycles = 1'000'000'000, unsigned pace_us = 0,
+                      bool keylog = false) {
+    keylog_ = keylog ? dir_ + "/keylog" : "-";
+    std::remove((dir_ + "/stop").c_str());
+    wl_ = Child({bin("tests/engine/ferry-guest-workload"), dir_ + "/guest.yaml", dir_ + "/stop",
+                 keylog_, std::to_string(max_cycles), std::to_string(pace_us)},
+                dir_ + "/workload.log");
+  }
+  std::string workload_log() const { return wl_.log_tail(1 << 20); }
+  // Last "progress N" the workload printed (0 if none).
+  uint64_t progress() const {
+    const std::string log = workload_log();
+    size_t at = log.rfind("progress ");
+    return at == std::string::npos ? 0 : std::stoull(log.substr(at + 9));
+  }
+  size_t count_lines(const std::string &prefix) const {
+    const std::string log = workload_log();
+    size_t n = 0;
+    for (size_t at = log.find(prefix); at != std::string::npos; at = log.find(prefix, at + 1)) {
+      if (at == 0 || log[at - 1] == '\n') ++n;
+    }
+    return n;
+  }
+  // Waits until the workload has done `more` pairs beyond `from`, in a session newer than the
+  // `sessions`-th. False on timeout or exit.
+  bool wait_progress(uint64_t at_least, size_t sessions, int timeout_ms) {
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+      if (progress() >= at_least && count_lines("session ") >= sessions) return true;
+      if (!wl_.running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  // Stops the workload and returns its summary fields.
+  std::map<std::string, uint64_t> stop_workload() {
+    std::ofstream(dir_ + "/stop") << "stop\n";
+    EXPECT_EQ(wl_.wait(30000), 0) << workload_log();
+    std::map<std::string, uint64_t> out;
+    const std::string log = workload_log();
+    size_t at = log.rfind("summary ");
+    if (at == std::string::npos) return out;
+    std::string line = log.substr(at + 8, log.find('\n', at) - at - 8);
+    std::regex kv("(\\w+)=(\\d+)");
+    for (std::sregex_iterator it(line.begin(), line.end(), kv), end; it != end; ++it)
+      out[(*it)[1]] = std::stoull((*it)[2]);
+    return out;
+  }
+  std::vector<std::string> sessions() const {
+    std::vector<std::string> out;
+    const std::string log = workload_log();
+    std::regex re("(^|\\n)session (\\d+)");
+    for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it)
+      out.push_back((*it)[2]);
+    return out;
+  }
+
+  void TearDown() override {
+    if (wl_.running()) wl_.stop(5000);
+    if (dp_.running()) {
+      EXPECT_EQ(dp_.stop(5000), 0) << "ferry-dataplane did not shut down cleanly\n"
+                                   << dp_.log_tail();
+    }
+    if (dn_.running()) {
+      EXPECT_EQ(dn_.stop(5000), 0) << "ferry-device-node did not shut down cleanly\n"
+                                   << dn_.log_tail();
+    }
+    for (auto &[who, prefix] : prefix_) remove_dpdk_runtime(prefix);
+    if (lab_) {
+      run_cmd("rm -f " + region_);
+      if (!HasFailure()) run_cmd("rm -rf " + dir_);
+    }
+  }
+
+  std::unique_ptr<VethLab> lab_;
+  std::string dir_, region_, keylog_;
+  uint32_t mmio_timeout_ms_ = 500;
+  std::map<std::string, std::string> prefix_;
+  Child dn_, dp_, wl_;
+  int dn_runs_ = 0, dp_runs_ = 0;
+  std::vector<std::string> dn_args_, dp_args_;
+};
+
+}  // namespace ferry::testing
