@@ -46,6 +46,7 @@ class ServiceLab {
   const std::string &dir() const { return dir_; }
   std::string region_path() const;
   std::string logs();
+  pid_t dataplane_pid() const { return dp_.pid(); }
   // True while both services still run.
   bool services_running() { return dn_.running() && dp_.running(); }
 
