@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -121,28 +122,29 @@ def jobs_for(transport, scale, quick, lat_us):
     for dev, size in sizes:
         cdf = 200 if (dev, size) == ("accel", 8) else 0
         jobs.append(Job(dev, "mmio_read", size, reads, warm, cdf=cdf,
-                        est_s=0.4 + (reads + warm) * lat_us * 1.3e-6))
+                        est_s=0.15 + (reads + warm) * lat_us * 1.3e-6))
     if transport in ("local", "memif"):
         jobs.append(Job("edu", "mmio_read_mapped", 4, reads, warm,
-                        est_s=0.4 + (reads + warm) * (lat_us + 4) * 1.3e-6))
+                        est_s=0.15 + (reads + warm) * (lat_us + 4) * 1.3e-6))
     writes = n(100000, 1000)
-    jobs.append(Job("accel", "mmio_write", 8, writes, est_s=0.4 + writes * 2e-6))
+    jobs.append(Job("accel", "mmio_write", 8, writes, est_s=0.15 + writes * 2e-6))
     for size in ([65536, 262144, 1048576] if quick else DMA_SIZES):
         iters = n(max(20, min(400, (64 << 20) // size)), 5)
-        per = 6 * lat_us * 1e-6 + size / 0.5e9  # a few round trips + the bytes at ~0.5 GB/s
+        per = 6 * lat_us * 1e-6 + size / 0.2e9  # a few round trips + the bytes at ~0.2 GB/s
         for op in ("dma_to_device", "dma_from_device"):
-            jobs.append(Job("edu", op, size, iters, 2, est_s=0.5 + iters * per))
+            jobs.append(Job("edu", op, size, iters, 2, est_s=0.15 + iters * per))
     edu = n(200, 10)
-    jobs.append(Job("edu", "edu_workload", 4, edu, est_s=0.4 + edu * (100 + 4 * lat_us) * 1e-6))
+    jobs.append(Job("edu", "edu_workload", 4, edu, est_s=0.15 + edu * (100 + 4 * lat_us) * 1e-6))
     for qd, jobs_n in ((1, n(2000, 50)), (32, n(8000, 64))):
         jobs.append(Job("accel", "accel_workload", 4096, jobs_n, qd=qd,
-                        est_s=0.5 + jobs_n * (8 * lat_us / qd + 20) * 1e-6))
+                        est_s=0.15 + jobs_n * (8 * lat_us / qd + 20) * 1e-6))
     return jobs
 
 
-LAT_GUESS_US = {"local": 0.3, "kernel-tcp": 60, "kernel-udp": 50, "af_packet": 50,
-                "af_xdp": 50, "memif": 30}
-LAB_UP_S = 8.0
+# Mean round trips seen on the 2-core development machine, for the time estimate only.
+LAT_GUESS_US = {"local": 0.3, "kernel-tcp": 150, "kernel-udp": 30, "af_packet": 30,
+                "af_xdp": 30, "memif": 15}
+LAB_UP_S = 2.0
 
 
 # --- running -------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ class Runner:
     def probe(self, transport, security, job, guest):
         exe = "ferry-probe-local" if transport == "local" else "ferry-probe"
         cmd = [os.path.join(self.build, "tools", exe), guest] + job.args()
-        if self.opts.guest_cpu is not None and transport != "local":
+        if self.opts.guest_cpu is not None:
             cmd = ["taskset", "-c", str(self.opts.guest_cpu)] + cmd
         self.progress(f"{transport}/{security}: {job.label()}", job.est_s)
         try:
@@ -200,7 +202,8 @@ class Runner:
                                       "what": job.label(), "error": f"no {job.device} guest"})
                 continue
             self.probe(transport, security, job, guests[job.device])
-        self.cell_s[f"{transport}/{security}"] = round(time.monotonic() - t0, 1)
+        key = f"{transport}/{security}"
+        self.cell_s[key] = round(self.cell_s.get(key, 0) + time.monotonic() - t0, 1)
 
     def lab(self, *args):
         env = dict(os.environ)
@@ -279,9 +282,33 @@ def crypto_microbench(build, quick):
     return {"benchmarks": rows}
 
 
+def merge_rounds(records):
+    """One record per measurement: the median over the rounds of each figure (samples add
+    up). A record measured in one round only is kept as it is."""
+    groups = {}
+    for rec in records:
+        key = (rec["transport"], rec["security"], rec["device"], rec["op"], rec.get("size"),
+               rec.get("qd"))
+        groups.setdefault(key, []).append(rec)
+    out = []
+    for recs in groups.values():
+        m = dict(recs[0])
+        for k, v in recs[0].items():
+            if k == "samples":
+                m[k] = sum(x[k] for x in recs)
+            elif k.endswith("_ns") or k.endswith("_per_s"):
+                vals = [x[k] for x in recs if k in x]
+                med = statistics.median(vals)
+                m[k] = int(med) if isinstance(v, int) else round(med, 4)
+        m["rounds"] = len(recs)
+        out.append(m)
+    return out
+
+
 def write_csv(path, records):
     cols = ["transport", "security", "device", "op", "size", "qd", "p50_ns", "p90_ns",
-            "p99_ns", "p999_ns", "gbytes_per_s", "writes_per_s", "jobs_per_s", "samples"]
+            "p99_ns", "p999_ns", "gbytes_per_s", "writes_per_s", "jobs_per_s", "samples",
+            "rounds"]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
@@ -298,6 +325,9 @@ def parse_args(argv):
     ap.add_argument("--transports", help="comma list (default: all five)")
     ap.add_argument("--securities", help="comma list (default: all three)")
     ap.add_argument("--scale", type=float, default=None, help="iteration count factor")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="measure every cell this many times, every other round in reverse "
+                         "order; records are the medians (default: 1 quick, 3 full)")
     ap.add_argument("--dp-lcore", type=int, default=LAYOUT_DEFAULTS["dp_lcore"])
     ap.add_argument("--dn-lcore", type=int, default=LAYOUT_DEFAULTS["dn_lcore"])
     ap.add_argument("--guest-cpu", type=int, default=LAYOUT_DEFAULTS["guest_cpu"])
@@ -309,8 +339,7 @@ def parse_args(argv):
         ap.error("--configs needs DP.yaml DN.yaml and at least one guest YAML")
     o.transports = o.transports.split(",") if o.transports else \
         TRANSPORTS
-    o.securities = o.securities.split(",") if o.securities else \
-        (["none", "confidential"] if o.quick else SECURITIES)
+    o.securities = o.securities.split(",") if o.securities else SECURITIES
     for t in o.transports:
         if t not in TRANSPORTS:
             ap.error(f"unknown transport {t}")
@@ -319,6 +348,10 @@ def parse_args(argv):
             ap.error(f"unknown security level {s}")
     if o.scale is None:
         o.scale = 0.25 if o.quick else 1.0
+    if o.rounds is None:
+        o.rounds = 1 if o.quick else 3
+    if o.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if o.out is None:
         o.out = os.path.join("bench-results", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     return o
@@ -380,27 +413,34 @@ def main(argv):
         r.plan[("local", "none")] = jobs_for("local", o.scale, o.quick, LAT_GUESS_US["local"])
     for t, s in cells:
         r.plan[(t, s)] = jobs_for(t, o.scale, o.quick, LAT_GUESS_US.get(t, 60))
-    r.total_s = sum(j.est_s for js in r.plan.values() for j in js) + \
-        (0 if real else LAB_UP_S * len(cells)) + (8 if o.quick else 40)
-    say(f"{len(cells)} cells ({', '.join(f'{t}/{s}' for t, s in cells)}) + local baseline; "
+    r.total_s = o.rounds * (sum(j.est_s for js in r.plan.values() for j in js) +
+                            (0 if real else LAB_UP_S * len(cells))) + (8 if o.quick else 40)
+    say(f"{len(cells)} cells ({', '.join(f'{t}/{s}' for t, s in cells)}) + local baseline, "
+        f"{o.rounds} round(s); "
         f"expected time about {r.total_s / 60:.1f} minutes; results in {o.out}")
     lock = None if real else take_lab_lock()
     r.t0 = time.monotonic()
     try:
-        if not o.no_local:
-            r.cell("local", "none", {"edu": "local:edu", "accel": "local:accel"})
-        for t, s in cells:
-            if real:
-                r.cell(t, s, guests_real)
-            else:
-                r.lab_cell(t, s)
+        for rnd in range(o.rounds):
+            order = ([("local", "none")] if not o.no_local else []) + cells
+            if rnd % 2 == 1:
+                order.reverse()
+            for t, s in order:
+                if t == "local":
+                    r.cell("local", "none", {"edu": "local:edu", "accel": "local:accel"})
+                elif real:
+                    r.cell(t, s, guests_real)
+                else:
+                    r.lab_cell(t, s)
     finally:
         if lock is not None:
             lock.close()
+    r.records = merge_rounds(r.records)
     r.progress("crypto microbenchmarks (ipsec-mb, OpenSSL)", 0)
     crypto = crypto_microbench(r.build, o.quick)
     machine["load_avg_after"] = loadavg()
     config = {"mode": "real hosts" if real else "lab", "quick": o.quick, "scale": o.scale,
+              "rounds": o.rounds,
               "layout": {"dp_lcore": o.dp_lcore, "dn_lcore": o.dn_lcore,
                          "guest_cpu": o.guest_cpu if o.guest_cpu is not None else "unpinned"},
               "idle": {"mode": o.idle, "spin_polls": o.spin_polls},

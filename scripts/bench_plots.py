@@ -17,9 +17,16 @@ def _series_name(t, s):
     return f"{t}/{s}" if t != "local" else "local"
 
 
+def _style(t, s):
+    """One colour per transport, one dash and point type per security level."""
+    ti = br.TRANSPORT_ORDER.index(t) if t in br.TRANSPORT_ORDER else 6
+    si = br.SEC_ORDER.index(s) if s in br.SEC_ORDER and t != "local" else 0
+    return f"lc {ti + 1} dt {si + 1} pt {si + 5}"
+
+
 def _plot(gp, name, setup, plot):
-    for term, ext in (("svg size 900,560 dynamic background '#ffffff'", "svg"),
-                      ("pngcairo size 900,560", "png")):
+    for term, ext in (("svg size 900,560 dynamic noenhanced background '#ffffff'", "svg"),
+                      ("pngcairo size 900,560 noenhanced", "png")):
         gp.append(f"set terminal {term}\nset output '{name}.{ext}'\n{setup}\n{plot}\n"
                   "unset output\n")
 
@@ -47,7 +54,8 @@ def make(res, out_dir):
             with open(os.path.join(pdir, f), "w") as fh:
                 for i, ns in enumerate(q):
                     fh.write(f"{ns / 1000:.3f} {i / (len(q) - 1):.4f}\n")
-            lines.append(f"'{f}' using 1:2 with steps lw 2 title '{_series_name(t, s)}'")
+            lines.append(f"'{f}' using 1:2 with steps lw 2 {_style(t, s)} "
+                         f"title '{_series_name(t, s)}'")
         _plot(gp, f"cdf_{s}",
               f"set title 'MMIO read latency CDF (accel 8 B, security {s})'\n"
               "set logscale x\nset xlabel 'latency (us, log)'\nset ylabel 'fraction of reads'\n"
@@ -81,15 +89,16 @@ def make(res, out_dir):
                 with open(os.path.join(pdir, f), "w") as fh:
                     for sz, v in pts:
                         fh.write(f"{sz // 1024} {v:.4f}\n")
-                lines.append(f"'{f}' using 1:2 with linespoints lw 2 title "
+                lines.append(f"'{f}' using 1:2 with linespoints lw 2 {_style(t, s)} title "
                              f"'{_series_name(t, s)}'")
         if lines:
             _plot(gp, op,
                   f"set title 'DMA {op.replace('dma_', '').replace('_', ' ')} throughput'\n"
                   "set style data linespoints\nunset xtics\nset xtics\n"
-                  "set logscale x 2\nset xlabel 'transfer size (KiB, log)'\n"
-                  "set ylabel 'GB/s'\nset xtics (4, 16, 64, 256, 1024)",
-                  "plot " + ", ".join(lines) + "\nunset logscale x\nset xtics autofreq")
+                  "set logscale x 2\nset logscale y\nset xlabel 'transfer size (KiB, log)'\n"
+                  "set ylabel 'GB/s (log)'\nset xtics (4, 16, 64, 256, 1024)",
+                  "plot " + ", ".join(lines) + "\nunset logscale x\nunset logscale y\n"
+                  "set xtics autofreq")
     # overhead ratios against none (slowdown: >1 slower)
     metrics = [("mmio_read accel 8", "MMIO read p50"),
                ("dma_to_device edu 262144", "DMA to 256K"),
