@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ferry bench end to end, tiny: the local baseline and memif at none and confidential with
-# small iteration counts, into a temporary folder, through the real lab and services; then
-# check_results.py checks results.json/csv, the plots and report.md. Uses the shared lab:
-# scripts/bench.py holds /tmp/ferry-lab.lock while it runs.
+# small iteration counts and two rounds merged, into a temporary folder, through the real lab
+# and services; then check_results.py checks results.json/csv, the plots and report.md. Uses
+# the shared lab: scripts/bench.py holds /tmp/ferry-lab.lock while it runs.
 #   bench_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1 build=$2
@@ -15,7 +15,7 @@ out=$(mktemp -d /tmp/ferry-bench-test.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 FERRY_BUILD_DIR=$build FERRY_BIN=$build/dataplane/services \
   python3 "$src/scripts/bench.py" --quick --transports memif --securities none,confidential \
-  --scale 0.02 --out "$out"
+  --scale 0.02 --rounds 2 --out "$out"
 rc=$?
 [ $rc -eq 0 ] || echo "FAIL bench.py exited $rc"
 [ ! -e "${FERRY_LAB_STATE:-/run/ferry-lab}" ] || { echo "FAIL the lab was left up"; rc=1; }

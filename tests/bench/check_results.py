@@ -37,6 +37,12 @@ def check(out, transports, securities):
     if res.get("failures"):
         bad.append(f"failures recorded: {res['failures']}")
     recs = res.get("records", [])
+    rounds = c.get("rounds", 1)
+    for r in recs:
+        if r.get("rounds") != rounds:
+            bad.append(f"{r.get('transport')}/{r.get('op')}: {r.get('rounds')} rounds merged, "
+                       f"not {rounds}")
+            break
     cells = [("local", "none")] + [(t, s) for t in transports for s in securities]
     for t, s in cells:
         mine = [r for r in recs if r.get("transport") == t and r.get("security") == s]
