@@ -120,8 +120,8 @@ def make(res, out_dir):
           "set title 'Security overhead: slowdown against none on the same transport'\n" + hist +
           "set ylabel 'slowdown (x, 1 = as fast as none)'\nset xlabel ''\nset yrange [0:*]",
           ("plot " + cols + ", 1 with lines lc rgb 'black' dt 2 notitle") if keys else
-          "set label 1 'no security level other than none in this run' at graph 0.2, 0.5\n"
-          "plot [0:1] NaN notitle")
+          "set label 1 'no two security levels on one transport in this run' at graph 0.1, 0.5"
+          "\nplot [0:1] [0:2] 1 with lines lc rgb 'black' dt 2 notitle\nunset label 1")
     script = os.path.join(pdir, "plots.gp")
     with open(script, "w") as fh:
         fh.write("\n".join(gp) + "\n")

@@ -249,6 +249,13 @@ def answers(res):
                 "; ".join(f"{x['transport']} {x['security']} "
                           f"{x['metric'].split()[0].replace('dma_', '')} {x['ratio']:.2f}x"
                           for x in dma) + ". ")
+    for sec in ("integrity", "confidential"):
+        m = sorted(x["ratio"] for x in ratios if x["security"] == sec)
+        d = sorted(x["ratio"] for x in dma if x["security"] == sec)
+        if m:
+            txt += (f"Median over transports at `{sec}`: MMIO p50 {m[len(m) // 2]:.2f}x `none`"
+                    + (f", DMA 256 KiB throughput {d[len(d) // 2]:.2f}x `none`" if d else "")
+                    + ". ")
     desc = {b["name"]: b["ns_per_op"] for b in res.get("crypto", {}).get("benchmarks", [])}
     ip, rei = desc.get("BM_DescriptorSealOpen/ipsecmb"), desc.get("BM_DescriptorSealOpen/openssl_reinit")
     ku = headline_p50(rec, "kernel-udp", "none") or headline_p50(rec, "memif", "none")
