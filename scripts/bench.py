@@ -319,7 +319,7 @@ def write_csv(path, records):
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="ferry bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="reduced matrix, under 5 minutes")
-    ap.add_argument("--out", default=None, help="output folder (default bench-results/<time>)")
+    ap.add_argument("--out", default=None, help="output folder (default build/bench-results/<time>)")
     ap.add_argument("--configs", nargs="+", metavar="YAML",
                     help="DP.yaml DN.yaml GUEST.yaml...: two real hosts, services running")
     ap.add_argument("--transports", help="comma list (default: all five)")
@@ -353,7 +353,8 @@ def parse_args(argv):
     if o.rounds < 1:
         ap.error("--rounds must be at least 1")
     if o.out is None:
-        o.out = os.path.join("bench-results", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+        o.out = os.path.join(ROOT, os.environ.get("FERRY_BUILD_DIR", "build"), "bench-results",
+                             datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     return o
 
 
