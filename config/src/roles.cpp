@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "faults.h"
 #include "yaml_reader.h"
 
 namespace ferry::config {
@@ -36,7 +37,7 @@ DataplaneConfig load_dataplane(const std::string &path) {
   DataplaneConfig c;
   c.file = path;
   MapReader root = detail::load_root(path);
-  root.only({"eal", "transport", "idle", "guests", "housekeeping_every", "ready_file"});
+  root.only({"eal", "transport", "idle", "guests", "housekeeping_every", "ready_file", "faults"});
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
@@ -52,6 +53,7 @@ DataplaneConfig load_dataplane(const std::string &path) {
   if (c.guests.empty()) root.fail("guests", "must list at least one guest");
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
   root.get("ready_file", c.ready_file);
+  detail::read_faults(root, c.transport, c.faults);
   return c;
 }
 
@@ -60,7 +62,7 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   c.file = path;
   MapReader root = detail::load_root(path);
   root.only({"eal", "transport", "idle", "devices", "replay_window", "reply_cache", "max_sessions",
-             "housekeeping_every", "ready_file"});
+             "housekeeping_every", "ready_file", "faults"});
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
@@ -100,6 +102,7 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   root.get_uint("max_sessions", c.max_sessions, 1, 4096);
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
   root.get("ready_file", c.ready_file);
+  detail::read_faults(root, c.transport, c.faults);
   return c;
 }
 

@@ -121,6 +121,14 @@ void Engine::handle_epoch(const proto::FrameHeader &h) {
 }
 
 void Engine::process_frame(std::span<const uint8_t> frame, uint64_t now_ns) {
+  if (datagram_) {  // frames on a datagram path carry an FCS (proto/frame.h)
+    frame = proto::frame_check_fcs(frame);
+    if (__builtin_expect(frame.empty(), 0)) {
+      counters_.bad_fcs.add();
+      counters_.malformed.add();
+      return;
+    }
+  }
   proto::FrameReader r;
   if (__builtin_expect(r.parse(frame) != proto::Status::kOk, 0)) {
     counters_.malformed.add();
@@ -161,6 +169,7 @@ void Engine::send_ack_only() {
   w.reset();
   const uint8_t flags = proto::kFrameAckOnly | (fresh_ ? proto::kFrameReset : 0);
   size_t len = w.finish(flags, epoch_, 0, rx_->ack());
+  len = proto::frame_put_fcs(ack_buf_, len, proto::frame_records_crc({ack_buf_, len}));
   FrameView v(ack_buf_, len);
   if (transport_->send(std::span<const FrameView>(&v, 1)) == 1) {
     counters_.ack_frames_tx.add();

@@ -30,6 +30,10 @@ uint8_t *TxWindow::open() {
 void TxWindow::close(size_t len) {
   Slot &s = slot(next_seq_);
   s.len = static_cast<uint32_t>(len);
+  if (acked_) {  // the FCS follows the frame; patch() completes it before every send
+    s.records_crc = proto::frame_records_crc({buf(next_seq_), len});
+    s.len += proto::kFrameFcsSize;
+  }
   s.tries = 0;
   ++next_seq_;
 }
@@ -38,6 +42,10 @@ void TxWindow::patch(uint64_t seq, uint64_t ack, uint8_t flags) {
   auto *h = reinterpret_cast<proto::FrameHeader *>(buf(seq));
   h->ack.set(ack);
   h->flags = flags;
+  if (acked_) {
+    const Slot &s = slot(seq);
+    proto::frame_put_fcs(buf(seq), s.len - proto::kFrameFcsSize, s.records_crc);
+  }
 }
 
 int TxWindow::pump(Transport &t, uint64_t now_ns, uint64_t ack, uint8_t flags) {

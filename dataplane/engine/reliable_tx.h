@@ -11,6 +11,7 @@
 
 #include "ferry/engine/engine.h"
 #include "ferry/engine/transport.h"
+#include "ferry/proto/frame.h"
 
 namespace ferry::engine {
 
@@ -18,7 +19,8 @@ class TxWindow {
  public:
   TxWindow(uint32_t slots, size_t frame_cap, bool acked, uint32_t rto_us, uint32_t max_rto_us);
 
-  size_t frame_cap() const { return cap_; }
+  // Bytes a frame built in a slot may use (the slot also holds the FCS on datagram paths).
+  size_t frame_cap() const { return acked_ ? cap_ - proto::kFrameFcsSize : cap_; }
   // Buffer of the next slot to build a frame in, or nullptr when the window is full.
   uint8_t *open();
   // Sequence number the frame built in the open slot gets.
@@ -50,7 +52,8 @@ class TxWindow {
 
  private:
   struct Slot {
-    uint32_t len = 0;
+    uint32_t len = 0;          // bytes on the wire (with the FCS on datagram paths)
+    uint32_t records_crc = 0;  // datagram paths: the records' part of the FCS
     uint32_t rto_us = 0;
     uint64_t first_sent_ns = 0;
     uint64_t deadline_ns = 0;

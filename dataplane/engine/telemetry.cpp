@@ -57,6 +57,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
   PUT(d, c, duplicates);
   PUT(d, c, out_of_window);
   PUT(d, c, malformed);
+  PUT(d, c, bad_fcs);
   PUT(d, c, backpressure);
   PUT(d, c, window_full);
   PUT(d, c, oversize_records);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane_handler.h"
+#include "fault_transport.h"
 #include "ferry/config/config.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
@@ -34,7 +35,8 @@ int serve(const config::DataplaneConfig &cfg) {
       channels.push_back(g.channel);
     }
     services::DataplaneHandler handler(relay_ptrs, channels);
-    auto transport = engine::make_transport(cfg.transport, engine::Role::kConnect);
+    auto transport = engine::with_faults(
+        engine::make_transport(cfg.transport, engine::Role::kConnect), cfg.faults);
     if (drops.any()) transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed);
     engine::EngineOptions opt =
         engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "device_node_handler.h"
+#include "fault_transport.h"
 #include "ferry/config/config.h"
 #include "ferry/device/device_node.h"
 #include "ferry/engine/eal.h"
@@ -27,7 +28,8 @@ int serve(const config::DeviceNodeConfig &cfg) {
     std::unique_ptr<proto::Aead> aead = proto::Aead::create(proto::AeadImpl::kIpsecMb);
     device::DeviceNode node(cfg, *aead);
     services::DeviceNodeHandler handler(node);
-    auto transport = engine::make_transport(cfg.transport, engine::Role::kListen);
+    auto transport = engine::with_faults(
+        engine::make_transport(cfg.transport, engine::Role::kListen), cfg.faults);
     if (drops.any()) transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed);
     engine::Engine eng(
         std::move(transport), handler,

@@ -70,6 +70,22 @@ struct TransportConfig {
   uint32_t tx_retries = 8;       // bounded TX retry before a drop is counted
 };
 
+// Fault injection in the engine (tests and soak runs; config key `faults`): what happens to
+// frames on their way out (tx) and in (rx). Probabilities are parts per million.
+struct FaultDirection {
+  uint32_t drop_ppm = 0, duplicate_ppm = 0, reorder_ppm = 0, corrupt_ppm = 0, delay_ppm = 0;
+  uint32_t reorder_distance = 4;  // a reordered frame is passed by 1 .. this many later frames
+  uint32_t corrupt_bytes = 1;     // bytes changed in a corrupted frame
+  uint32_t delay_us = 1000;       // a delayed frame waits 1 .. this many microseconds
+  bool any() const { return drop_ppm || duplicate_ppm || reorder_ppm || corrupt_ppm || delay_ppm; }
+};
+
+struct FaultConfig {
+  uint64_t seed = 1;  // same seed, same decisions (per lane: seed + lane)
+  FaultDirection tx, rx;
+  bool enabled() const { return tx.any() || rx.any(); }
+};
+
 // One guest served by a data plane: its shared-memory region and geometry.
 struct GuestRegion {
   std::string path;  // hugetlbfs (or /dev/shm) file the data plane creates
@@ -87,6 +103,7 @@ struct DataplaneConfig {
   TransportConfig transport;
   IdlePolicy idle;
   std::vector<GuestRegion> guests;
+  FaultConfig faults;  // off unless configured
   uint32_t housekeeping_every = 1024;  // loop iterations between housekeeping passes
   std::string ready_file;              // written once the service serves (lab waits for it)
 };
@@ -105,6 +122,7 @@ struct DeviceNodeConfig {
   TransportConfig transport;
   IdlePolicy idle;
   std::vector<DeviceConfig> devices;
+  FaultConfig faults;  // off unless configured
   uint32_t replay_window = 1024;
   uint32_t reply_cache = 256;  // completions remembered per queue for retransmits
   uint32_t max_sessions = 64;

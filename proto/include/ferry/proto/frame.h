@@ -111,6 +111,26 @@ class FrameReader {
   uint16_t left_ = 0;
 };
 
+// Frame check sequence (datagram transports). A frame on a datagram path is followed by a
+// little-endian CRC32C (Castagnoli) over its records and then its header, so that a frame
+// changed in transit (ack, seq, epoch, record headers, DMA piece headers: nothing of the
+// header is authenticated) is dropped like a lost one and retransmitted, never acted upon.
+// Records first: their sum is computed once when the frame is closed; the header, whose
+// ack and flags change at every (re)transmission, is summed on top of it each time. It is
+// an integrity check against accidents, not against an attacker (descriptors and DMA
+// chunks carry their own AEAD tags).
+inline constexpr size_t kFrameFcsSize = 4;
+// CRC32C of len bytes, continuing from `crc` (0 to start).
+uint32_t crc32c(const void *data, size_t len, uint32_t crc = 0);
+// The records' part of the FCS of a frame (header + records, without FCS).
+uint32_t frame_records_crc(std::span<const uint8_t> frame);
+// Writes the FCS after the `len` bytes of the frame at `frame` (kFrameFcsSize more bytes must
+// be there); `records_crc` from frame_records_crc(). Returns len + kFrameFcsSize.
+size_t frame_put_fcs(uint8_t *frame, size_t len, uint32_t records_crc);
+// Checks a received frame's FCS. Returns the frame without it, or an empty span when it is too
+// short or the FCS does not match.
+std::span<const uint8_t> frame_check_fcs(std::span<const uint8_t> wire);
+
 // Validates a record payload against its type's layout (sizes, piece bounds inside
 // chunk_len, chunk_len <= kMaxChunkSize).
 Status check_record(RecordType type, std::span<const uint8_t> payload);

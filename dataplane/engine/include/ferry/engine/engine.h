@@ -73,7 +73,8 @@ struct EngineCounters {
   Counter fast_retransmits;  // oldest frame resent early after repeated acks for a hole
   Counter duplicates;        // frames received again (already delivered or buffered)
   Counter out_of_window;     // frames too far ahead to buffer
-  Counter malformed;         // frames the FrameReader refused
+  Counter malformed;         // frames refused: bad frame check sequence or FrameReader
+  Counter bad_fcs;           // of those, frames whose FCS did not match (changed in transit)
   Counter backpressure;      // times the handler refused a record
   Counter window_full;       // emits refused because every frame slot was in flight
   Counter oversize_records;  // records larger than an empty frame: dropped and counted
@@ -152,7 +153,7 @@ class Engine {
   std::unique_ptr<TxWindow> tx_;
   std::unique_ptr<RxWindow> rx_;
   std::unique_ptr<FramePacker> packer_;
-  alignas(8) uint8_t ack_buf_[sizeof(proto::FrameHeader)];
+  alignas(8) uint8_t ack_buf_[sizeof(proto::FrameHeader) + proto::kFrameFcsSize];
   EngineCounters counters_;
   ChannelCounters channels_;
   std::array<AppStat, kMaxAppStats> app_stats_{};
