@@ -17,8 +17,39 @@ bool power_of_two(uint64_t v) {
 }
 
 void read_guest_region(const MapReader &m, GuestRegion &g) {
-  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base"});
+  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base", "lane"});
+  m.get_uint("lane", g.lane, 0, kMaxLanes - 1);
   m.require("path");
+// Lanes: a lane is one engine on one lcore. One lane runs on the main lcore; with more, a
+// kernel transport runs lane 0 on the main lcore and one more lane on each worker lcore, and
+// dpdk runs the port on the main lcore and every lane on a worker (rte_ring in between). Lane i
+// uses local and peer port + i.
+void read_lanes(const MapReader &root, const EalConfig &eal, const TransportConfig &t,
+                uint32_t &lanes) {
+  root.get_uint("lanes", lanes, 1, kMaxLanes);
+  if (lanes == 1) return;
+  const bool dpdk = t.kind == TransportConfig::Kind::kDpdk;
+  const size_t need = dpdk ? lanes + 1 : lanes;
+  if (eal.lcores.size() < need)
+    root.fail("lanes", std::to_string(lanes) + " lanes over " +
+                           (dpdk ? "dpdk need " : "a kernel transport need ") +
+                           std::to_string(need) + " lcores in eal.lcores (" +
+                           (dpdk ? "the main lcore runs the port, each lane a worker"
+                                 : "lane 0 on the main lcore, each other lane a worker") +
+                           "), it lists " + std::to_string(eal.lcores.size()));
+  for (const Endpoint *e : {&t.local, &t.peer}) {
+    if (e->port != 0 && e->port + lanes - 1 > 65535)
+      root.fail("lanes", "lane " + std::to_string(lanes - 1) + " would use port " +
+                             std::to_string(e->port + lanes - 1) + " (ports are port + lane)");
+  }
+}
+
+void check_lane(const MapReader &m, uint64_t lane, uint32_t lanes) {
+  if (lane >= lanes)
+    m.fail("lane", "lane " + std::to_string(lane) + " does not exist: lanes is " +
+                       std::to_string(lanes) + " (lanes are numbered from 0)");
+}
+
   m.get("path", g.path);
   m.get_uint("channel", g.channel, 1, 0xffffffffu);
   m.get_uint("queues", g.n_queues, 1, 64);
@@ -37,18 +68,21 @@ DataplaneConfig load_dataplane(const std::string &path) {
   DataplaneConfig c;
   c.file = path;
   MapReader root = detail::load_root(path);
-  root.only({"eal", "transport", "idle", "guests", "housekeeping_every", "ready_file", "faults"});
+  root.only({"eal", "transport", "idle", "guests", "lanes", "housekeeping_every", "ready_file",
+             "faults"});
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
   root.require("guests");
   std::set<uint32_t> channels;
   for (const MapReader &g : root.list_of_maps("guests")) {
+  read_lanes(root, c.eal, c.transport, c.lanes);
     GuestRegion r;
     read_guest_region(g, r);
     if (!channels.insert(r.channel).second)
       g.fail("channel", "channel " + std::to_string(r.channel) + " is used twice");
     c.guests.push_back(r);
+    check_lane(g, r.lane, c.lanes);
   }
   if (c.guests.empty()) root.fail("guests", "must list at least one guest");
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
@@ -61,16 +95,25 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   DeviceNodeConfig c;
   c.file = path;
   MapReader root = detail::load_root(path);
-  root.only({"eal", "transport", "idle", "devices", "replay_window", "reply_cache", "max_sessions",
-             "housekeeping_every", "ready_file", "faults"});
+  root.only({"eal", "transport", "idle", "devices", "lanes", "replay_window", "reply_cache",
+             "max_sessions", "housekeeping_every", "ready_file", "faults"});
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
   root.require("devices");
   std::set<uint32_t> ids;
   for (const MapReader &d : root.list_of_maps("devices")) {
+  read_lanes(root, c.eal, c.transport, c.lanes);
     DeviceConfig dev;
-    d.only({"id", "psk_file", "model", "params"});
+    d.only({"id", "psk_file", "model", "params", "lane"});
+    if (d.has("lane")) {
+      d.get_int("lane", dev.lane, 0, static_cast<int>(kMaxLanes) - 1);
+      check_lane(d, static_cast<uint64_t>(dev.lane), c.lanes);
+      lane_served[dev.lane] = true;
+    } else {
+      lane_served.assign(c.lanes, true);
+    }
+  std::vector<bool> lane_served(c.lanes, false);
     d.require("psk_file");
     d.get_uint("id", dev.device_id, 1, 0xffffffffu);
     if (!ids.insert(dev.device_id).second)
@@ -86,8 +129,8 @@ DeviceNodeConfig load_device_node(const std::string &path) {
       params.only({"dma_buffer_size", "factorial_delay_ns", "dma_mask_bits"});
     else
       params.only({"max_transfer"});
-    for (const char *key : {"dma_buffer_size", "factorial_delay_ns", "dma_mask_bits",
-                            "max_transfer"}) {
+    for (const char *key :
+         {"dma_buffer_size", "factorial_delay_ns", "dma_mask_bits", "max_transfer"}) {
       if (params.has(key)) {
         uint64_t v = 0;
         params.get_u64(key, v, 0, UINT64_MAX);
@@ -100,6 +143,12 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
   root.get_uint("reply_cache", c.reply_cache, 1, 1u << 16);
   root.get_uint("max_sessions", c.max_sessions, 1, 4096);
+  for (uint32_t l = 0; l < c.lanes; ++l) {
+    if (!lane_served[l])
+      root.fail("devices", "lane " + std::to_string(l) +
+                               " offers no device (give one `lane: " + std::to_string(l) +
+                               "`, or leave `lane` out to offer a device on every lane)");
+  }
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
   root.get("ready_file", c.ready_file);
   detail::read_faults(root, c.transport, c.faults);

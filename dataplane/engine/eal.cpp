@@ -13,7 +13,13 @@ bool g_ready = false;
 
 std::vector<std::string> eal_args(const config::EalConfig &eal) {
   std::vector<std::string> a{"ferry"};
-  if (!eal.lcores.empty()) {
+  if (!eal.lcores.empty() && eal.cpus.size() == eal.lcores.size()) {
+    std::string l;  // lcore L runs pinned on CPU C
+    for (size_t i = 0; i < eal.lcores.size(); ++i)
+      l += (l.empty() ? "" : ",") + std::to_string(eal.lcores[i]) + "@" +
+           std::to_string(eal.cpus[i]);
+    a.push_back("--lcores=" + l);
+  } else if (!eal.lcores.empty()) {
     std::string l;
     for (unsigned c : eal.lcores) l += (l.empty() ? "" : ",") + std::to_string(c);
     a.insert(a.end(), {"-l", l});  // lcore i runs pinned on CPU i

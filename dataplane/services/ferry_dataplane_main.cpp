@@ -13,6 +13,7 @@
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
 #include "ferry/engine/idle.h"
+#include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
 #include "service.h"
 
@@ -24,37 +25,56 @@ int serve(const config::DataplaneConfig &cfg) {
   engine::eal_init(cfg.eal);
   const services::TestDrops drops = services::test_drops_from_env();
   {
+    // Each lane's handler serves the guests whose `lane` names it.
     std::vector<std::unique_ptr<dataplane::HostRegion>> regions;
     std::vector<std::unique_ptr<dataplane::HostRelay>> relays;
-    std::vector<dataplane::HostRelay *> relay_ptrs;
-    std::vector<uint32_t> channels;
+    std::vector<std::vector<dataplane::HostRelay *>> lane_relays(cfg.lanes);
+    std::vector<std::vector<uint32_t>> lane_channels(cfg.lanes);
     for (const auto &g : cfg.guests) {
       regions.push_back(std::make_unique<dataplane::HostRegion>(g));
       relays.push_back(std::make_unique<dataplane::HostRelay>(*regions.back()));
-      relay_ptrs.push_back(relays.back().get());
-      channels.push_back(g.channel);
+      lane_relays[g.lane].push_back(relays.back().get());
+      lane_channels[g.lane].push_back(g.channel);
     }
-    services::DataplaneHandler handler(relay_ptrs, channels);
-    auto transport = engine::with_faults(
-        engine::make_transport(cfg.transport, engine::Role::kConnect), cfg.faults);
-    if (drops.any()) transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed);
+    std::vector<std::unique_ptr<services::DataplaneHandler>> handlers;
+    for (uint32_t l = 0; l < cfg.lanes; ++l)
+      handlers.push_back(
+          std::make_unique<services::DataplaneHandler>(lane_relays[l], lane_channels[l]));
+    engine::LaneTransports lt =
+        engine::make_lane_transports(cfg.transport, engine::Role::kConnect, cfg.lanes);
     engine::EngineOptions opt =
         engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
     opt.resend_after_peer_restart = true;  // guest requests (a Hello among them) still count
-    engine::Engine eng(std::move(transport), handler, opt);
-    engine::telemetry_publish(&eng, "dataplane");
-    eng.housekeeping(engine::now_ns());  // connect / ARP right away
+    std::vector<std::unique_ptr<engine::Engine>> engines;
+    std::vector<engine::Engine *> lanes;
+    for (uint32_t l = 0; l < cfg.lanes; ++l) {
+      auto transport = engine::with_faults(std::move(lt.lanes[l]), cfg.faults, l);
+      if (drops.any())
+        transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed + l);
+      engines.push_back(std::make_unique<engine::Engine>(std::move(transport), *handlers[l], opt));
+      lanes.push_back(engines.back().get());
+    }
+    engine::telemetry_publish(lanes, lt.port_counters(), "dataplane");
+    lt.maintain_port(engine::now_ns());                                 // ARP right away
+    for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());  // connect
     services::write_ready_file(cfg.ready_file);
-    std::fprintf(stderr, "ferry-dataplane: serving %zu guest(s) over %s (epoch %08x)\n",
-                 cfg.guests.size(), std::string(eng.transport().name()).c_str(), eng.epoch());
-    eng.run(services::g_stop);
+    std::fprintf(stderr,
+                 "ferry-dataplane: serving %zu guest(s) over %s on %u lane(s) (epoch %08x)\n",
+                 cfg.guests.size(), std::string(lanes[0]->transport().name()).c_str(), cfg.lanes,
+                 lanes[0]->epoch());
+    engine::run_lanes(lanes, lt.io.get(), cfg.idle, cfg.housekeeping_every, services::g_stop);
     engine::telemetry_publish(nullptr, nullptr);
     services::remove_ready_file(cfg.ready_file);
+    uint64_t tx = 0, rx = 0, re = 0;
+    for (engine::Engine *e : lanes) {
+      tx += e->counters().frames_tx.get();
+      rx += e->counters().frames_rx.get();
+      re += e->counters().retransmits.get();
+    }
     std::fprintf(stderr, "ferry-dataplane: stopped (frames tx %llu rx %llu, retransmits %llu)\n",
-                 static_cast<unsigned long long>(eng.counters().frames_tx.get()),
-                 static_cast<unsigned long long>(eng.counters().frames_rx.get()),
-                 static_cast<unsigned long long>(eng.counters().retransmits.get()));
-  }  // relays mark their regions gone, regions unlink their files, the port closes
+                 static_cast<unsigned long long>(tx), static_cast<unsigned long long>(rx),
+                 static_cast<unsigned long long>(re));
+  }  // engines, then the port; relays mark their regions gone, regions unlink their files
   engine::eal_cleanup();
   return 0;
 }

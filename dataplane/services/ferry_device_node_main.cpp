@@ -4,6 +4,7 @@
 //   ferry-device-node CONFIG.yaml    exit 0 after SIGINT/SIGTERM, 2 on a bad configuration
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "device_node_handler.h"
 #include "fault_transport.h"
@@ -12,6 +13,7 @@
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
 #include "ferry/engine/idle.h"
+#include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
 #include "ferry/proto/aead.h"
 #include "service.h"
@@ -20,32 +22,61 @@ using namespace ferry;
 
 namespace {
 
+// The configuration lane `lane` serves: the devices offered on it (its own `lane`, or all).
+config::DeviceNodeConfig lane_config(const config::DeviceNodeConfig &cfg, uint32_t lane) {
+  config::DeviceNodeConfig c = cfg;
+  c.devices.clear();
+  for (const auto &d : cfg.devices)
+    if (d.lane < 0 || static_cast<uint32_t>(d.lane) == lane) c.devices.push_back(d);
+  return c;
+}
+
 int serve(const config::DeviceNodeConfig &cfg) {
   engine::eal_init(cfg.eal);
   const services::TestDrops drops = services::test_drops_from_env();
   {
-    // One AEAD engine (one IMB_MGR) for the one polling lcore.
-    std::unique_ptr<proto::Aead> aead = proto::Aead::create(proto::AeadImpl::kIpsecMb);
-    device::DeviceNode node(cfg, *aead);
-    services::DeviceNodeHandler handler(node);
-    auto transport = engine::with_faults(
-        engine::make_transport(cfg.transport, engine::Role::kListen), cfg.faults);
-    if (drops.any()) transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed);
-    engine::Engine eng(
-        std::move(transport), handler,
-        engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every));
-    engine::telemetry_publish(&eng, "device-node");
-    eng.housekeeping(engine::now_ns());
+    // Per lane: one AEAD engine (one IMB_MGR) and one device node core, for its one lcore.
+    std::vector<std::unique_ptr<proto::Aead>> aeads;
+    std::vector<std::unique_ptr<device::DeviceNode>> nodes;
+    std::vector<std::unique_ptr<services::DeviceNodeHandler>> handlers;
+    for (uint32_t l = 0; l < cfg.lanes; ++l) {
+      aeads.push_back(proto::Aead::create(proto::AeadImpl::kIpsecMb));
+      nodes.push_back(std::make_unique<device::DeviceNode>(lane_config(cfg, l), *aeads.back()));
+      handlers.push_back(std::make_unique<services::DeviceNodeHandler>(*nodes.back()));
+    }
+    engine::LaneTransports lt =
+        engine::make_lane_transports(cfg.transport, engine::Role::kListen, cfg.lanes);
+    const engine::EngineOptions opt =
+        engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
+    std::vector<std::unique_ptr<engine::Engine>> engines;
+    std::vector<engine::Engine *> lanes;
+    for (uint32_t l = 0; l < cfg.lanes; ++l) {
+      auto transport = engine::with_faults(std::move(lt.lanes[l]), cfg.faults, l);
+      if (drops.any())
+        transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed + l);
+      engines.push_back(std::make_unique<engine::Engine>(std::move(transport), *handlers[l], opt));
+      lanes.push_back(engines.back().get());
+    }
+    engine::telemetry_publish(lanes, lt.port_counters(), "device-node");
+    lt.maintain_port(engine::now_ns());
+    for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());
     services::write_ready_file(cfg.ready_file);
-    std::fprintf(stderr, "ferry-device-node: serving %zu device(s) over %s (epoch %08x)\n",
-                 cfg.devices.size(), std::string(eng.transport().name()).c_str(), eng.epoch());
-    eng.run(services::g_stop);
+    std::fprintf(stderr,
+                 "ferry-device-node: serving %zu device(s) over %s on %u lane(s) (epoch %08x)\n",
+                 cfg.devices.size(), std::string(lanes[0]->transport().name()).c_str(), cfg.lanes,
+                 lanes[0]->epoch());
+    engine::run_lanes(lanes, lt.io.get(), cfg.idle, cfg.housekeeping_every, services::g_stop);
     engine::telemetry_publish(nullptr, nullptr);
     services::remove_ready_file(cfg.ready_file);
+    uint64_t tx = 0, rx = 0, re = 0;
+    for (engine::Engine *e : lanes) {
+      tx += e->counters().frames_tx.get();
+      rx += e->counters().frames_rx.get();
+      re += e->counters().retransmits.get();
+    }
     std::fprintf(stderr, "ferry-device-node: stopped (frames tx %llu rx %llu, retransmits %llu)\n",
-                 static_cast<unsigned long long>(eng.counters().frames_tx.get()),
-                 static_cast<unsigned long long>(eng.counters().frames_rx.get()),
-                 static_cast<unsigned long long>(eng.counters().retransmits.get()));
+                 static_cast<unsigned long long>(tx), static_cast<unsigned long long>(rx),
+                 static_cast<unsigned long long>(re));
   }
   engine::eal_cleanup();
   return 0;

@@ -39,6 +39,15 @@ TEST(EalArgs, lcores_memory_prefix_devices_and_extra_args_are_passed_through) {
   EXPECT_FALSE(has(a, "--no-huge"));
 }
 
+TEST(EalArgs, cpus_place_each_lcore_on_its_cpu_with_the_lcores_option) {
+  config::EalConfig e;
+  e.lcores = {0, 1, 2};
+  e.cpus = {0, 1, 1};  // three lcores (port + two lanes) on a two-CPU machine
+  const auto a = eal_args(e);
+  EXPECT_TRUE(has(a, "--lcores=0@0,1@1,2@1"));
+  EXPECT_FALSE(has(a, "-l"));
+}
+
 TEST(EalArgs, no_huge_and_an_empty_allow_list_mean_no_hugepages_and_no_pci) {
   config::EalConfig e;
   e.no_huge = true;

@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
         "mode=%s transport=%s sent=%llu echoes=%llu out_of_order=%llu corrupt=%llu "
         "echoed=%llu frames_tx=%llu frames_rx=%llu retransmits=%llu duplicates=%llu "
         "tx_drops=%llu test_drops=%llu arp_rx=%llu arp_replies_tx=%llu fast_retransmits=%llu "
+        "port_frames_rx=%llu rx_dropped=%llu malformed=%llu "
         "rtt_p50_ns<%llu rtt_p99_ns<%llu\n",
         mode.c_str(), std::string(e.transport().name()).c_str(), (unsigned long long)source.sent(),
         (unsigned long long)source.echoes.received,
@@ -178,6 +179,8 @@ int main(int argc, char **argv) {
         (unsigned long long)c.duplicates.get(), (unsigned long long)tc.tx_drops.get(),
         (unsigned long long)tc.test_drops.get(), (unsigned long long)tc.arp_rx.get(),
         (unsigned long long)tc.arp_replies_tx.get(), (unsigned long long)c.fast_retransmits.get(),
+        (unsigned long long)tc.frames_rx.get(), (unsigned long long)tc.rx_dropped.get(),
+        (unsigned long long)c.malformed.get(),
         (unsigned long long)c.rtt.quantile_upper_ns(0.5),
         (unsigned long long)c.rtt.quantile_upper_ns(0.99));
     std::fflush(stdout);

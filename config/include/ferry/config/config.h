@@ -36,6 +36,9 @@ struct IdlePolicy {
   uint32_t sleep_us = 50;     // kSpinThenSleep only
 };
 
+// Most polling lanes a service runs (config key `lanes`).
+inline constexpr uint32_t kMaxLanes = 16;
+
 // DPDK EAL arguments.
 struct EalConfig {
   std::vector<unsigned> lcores{0};  // first one is the main lcore unless main_lcore is set
@@ -46,6 +49,9 @@ struct EalConfig {
   std::vector<std::string> allow;  // PCI addresses (-a)
   std::vector<std::string> vdevs;  // --vdev arguments
   std::vector<std::string> extra_args;
+  // CPU each lcore runs on, one per lcores entry (EAL --lcores L@C); empty: lcore i on CPU i.
+  // Lets a small machine give a host more lcores (lanes) than it has CPUs.
+  std::vector<unsigned> cpus;
 };
 
 struct Endpoint {
@@ -95,6 +101,7 @@ struct GuestRegion {
   uint32_t chunk_size = 4096;
   uint32_t n_chunks = 1024;
   uint64_t dma_base = 0x1000000;
+  uint32_t lane = 0;  // the polling lane (lcore) that serves this guest, below lanes
 };
 
 struct DataplaneConfig {
@@ -104,6 +111,9 @@ struct DataplaneConfig {
   IdlePolicy idle;
   std::vector<GuestRegion> guests;
   FaultConfig faults;  // off unless configured
+  // Polling lanes: 1 runs everything on the main lcore; N > 1 runs one engine per lane on
+  // its own lcore, lane i talking to the peer's lane i on port + i (dataplane/engine/README.md).
+  uint32_t lanes = 1;
   uint32_t housekeeping_every = 1024;  // loop iterations between housekeeping passes
   std::string ready_file;              // written once the service serves (lab waits for it)
 };
@@ -114,6 +124,7 @@ struct DeviceConfig {
   std::string psk_file;
   std::string model = "edu";               // "edu" or "accel"
   std::map<std::string, uint64_t> params;  // model parameters (e.g. dma_buffer_size)
+  int lane = -1;                           // the lane that offers it; -1: every lane
 };
 
 struct DeviceNodeConfig {
@@ -123,6 +134,7 @@ struct DeviceNodeConfig {
   IdlePolicy idle;
   std::vector<DeviceConfig> devices;
   FaultConfig faults;  // off unless configured
+  uint32_t lanes = 1;  // as DataplaneConfig::lanes; max_sessions counts per lane
   uint32_t replay_window = 1024;
   uint32_t reply_cache = 256;  // completions remembered per queue for retransmits
   uint32_t max_sessions = 64;

@@ -8,7 +8,8 @@
 
 namespace ferry::engine {
 
-// The EAL argument vector the configuration asks for (argv[0] included): lcores (-l), main
+// The EAL argument vector the configuration asks for (argv[0] included): lcores (-l, or
+// --lcores=L@C,... when cpus places them), main
 // lcore, memory (-m, --no-huge; with hugepages --huge-unlink unless extra_args set it),
 // --file-prefix, PCI allow-list (-a; none listed means
 // --no-pci), --vdev, then extra_args verbatim.

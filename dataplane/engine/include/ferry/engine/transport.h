@@ -30,6 +30,9 @@ struct TransportCounters {
   Counter arp_requests_tx, arp_replies_tx, arp_rx;
   Counter connects;     // kernel-tcp: connections established (accepted or connected)
   Counter disconnects;  // kernel-tcp: connections lost or closed on a protocol error
+  // dpdk lanes: an rte_ring between the port lcore and a lane was full (a lane's frames then
+  // wait in its window; frames for a lane are dropped and counted here too).
+  Counter ring_full;
 };
 
 class Transport {
