@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -33,6 +34,30 @@ bool parse_mac(const std::string &s, uint8_t out[6]) {
     out[i] = static_cast<uint8_t>(std::strtoul(hex, &end, 16));
   }
   return true;
+}
+
+bool is_pci_address(const std::string &s) {
+  // Hex fields separated by ':' and '.': [domain (1-8 digits):]bus (1-2):device (1-2).function.
+  auto hex_field = [&](size_t &pos, size_t max_digits, unsigned long &v) {
+    size_t n = 0;
+    v = 0;
+    while (pos < s.size() && std::isxdigit(static_cast<unsigned char>(s[pos])) && n < max_digits) {
+      const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(s[pos])));
+      v = v * 16 + static_cast<unsigned long>(c <= '9' ? c - '0' : c - 'a' + 10);
+      ++pos;
+      ++n;
+    }
+    return n > 0;
+  };
+  const bool with_domain = std::count(s.begin(), s.end(), ':') == 2;
+  size_t pos = 0;
+  unsigned long domain = 0, bus = 0, dev = 0, fn = 0;
+  if (with_domain && !(hex_field(pos, 8, domain) && pos < s.size() && s[pos++] == ':'))
+    return false;
+  if (!(hex_field(pos, 2, bus) && pos < s.size() && s[pos++] == ':')) return false;
+  if (!(hex_field(pos, 2, dev) && pos < s.size() && s[pos++] == '.')) return false;
+  if (!hex_field(pos, 1, fn) || pos != s.size()) return false;
+  return dev <= 0x1f && fn <= 7;
 }
 
 namespace detail {
@@ -238,11 +263,9 @@ void read_eal(const MapReader &m, EalConfig &out) {
     m.fail("file_prefix", "must be a non-empty name without '/'");
   m.get_strings("allow", out.allow);
   for (const std::string &pci : out.allow) {
-    unsigned d, b, s, f;
-    char tail;
-    bool ok = std::sscanf(pci.c_str(), "%x:%x:%x.%x%c", &d, &b, &s, &f, &tail) == 4 ||
-              std::sscanf(pci.c_str(), "%x:%x.%x%c", &b, &s, &f, &tail) == 3;
-    if (!ok) m.fail("allow", "'" + pci + "' is not a PCI address (DDDD:BB:SS.F)");
+    if (!is_pci_address(pci))
+      m.fail("allow",
+             "'" + pci + "' is not a PCI address (DDDD:BB:DD.F, device <= 1f, function <= 7)");
   }
   m.get_strings("vdevs", out.vdevs);
   m.get_strings("extra_args", out.extra_args);
@@ -285,6 +308,9 @@ void read_transport(const MapReader &m, TransportConfig &out) {
   m.get_uint("tx_retries", out.tx_retries, 0, 1000000);
   if (out.kind == TransportConfig::Kind::kDpdk && out.port.empty())
     m.fail("port", "is required for kind dpdk (a PCI address or a vdev name)");
+  if (out.port.find(':') != std::string::npos && !is_pci_address(out.port))
+    m.fail("port",
+           "'" + out.port + "' is not a PCI address (DDDD:BB:DD.F, device <= 1f, function <= 7)");
 }
 
 void read_idle(const MapReader &m, IdlePolicy &out) {

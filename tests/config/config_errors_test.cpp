@@ -274,3 +274,49 @@ TEST(ShippedConfigs, deployment_examples_parse) {
 
 }  // namespace
 }  // namespace ferry::config
+
+namespace ferry::config {
+namespace {
+
+TEST(PciAddress, accepts_what_dpdk_takes_and_refuses_the_rest) {
+  for (const char *ok : {"0000:00:1f.7", "00:02.0", "10000:3a:00.1", "0:0:0.0", "ABCD:EF:1F.0"})
+    EXPECT_TRUE(is_pci_address(ok)) << ok;
+  for (const char *bad : {"0000:00:20.0", "0000:00:1f.8", "zz:00.0", " 00:01.0", "00:01.0 ",
+                          "0:0:0:0.0", "00:01", "", "000:0000:00.0", "123456789:00:00.0",
+                          "00:01.0.1", "+0:01.0"})
+    EXPECT_FALSE(is_pci_address(bad)) << bad;
+}
+
+TEST(DeviceNodeFiles, an_unreadable_psk_names_file_key_and_line) {
+  TempYaml y(
+      "devices:\n"
+      "  - {id: 1, psk_file: /nonexistent/ferry/psk}\n");
+  const DeviceNodeConfig c = load_device_node(y.path());  // the loader does not open it
+  try {
+    check_device_node_files(c);
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError &e) {
+    EXPECT_EQ(e.file(), y.path());
+    EXPECT_EQ(e.key(), "devices[0].psk_file");
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/ferry/psk"), std::string::npos);
+  }
+}
+
+TEST(DataplaneFiles, a_region_in_a_missing_directory_names_file_key_and_line) {
+  TempYaml y(
+      "guests:\n"
+      "  - channel: 1\n"
+      "    path: /nonexistent/ferry/region\n");
+  const DataplaneConfig c = load_dataplane(y.path());
+  try {
+    check_dataplane_files(c);
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError &e) {
+    EXPECT_EQ(e.key(), "guests[0].path");
+    EXPECT_EQ(e.line(), 3);
+  }
+}
+
+}  // namespace
+}  // namespace ferry::config

@@ -172,4 +172,13 @@ GuestConfig load_guest(const std::string &path);
 // Parses a MAC address "aa:bb:cc:dd:ee:ff"; false if malformed.
 bool parse_mac(const std::string &s, uint8_t out[6]);
 
+// True for a PCI address as DPDK takes it: [DOMAIN:]BB:DD.F in hex, device <= 1f, function <= 7.
+bool is_pci_address(const std::string &s);
+
+// What the loaders do not open, checked by the services before they start anything: each
+// device's PSK file is readable and holds a key; each guest region's directory exists. Throw
+// ConfigError naming the file, the key (devices[i].psk_file, guests[i].path) and its line.
+void check_device_node_files(const DeviceNodeConfig &c);
+void check_dataplane_files(const DataplaneConfig &c);
+
 }  // namespace ferry::config
