@@ -1,9 +1,12 @@
 // The three role loaders: which keys each role's file has, their ranges and cross-checks.
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <set>
 #include <string>
 
 #include "faults.h"
+#include "ferry/proto/handshake.h"
 #include "yaml_reader.h"
 
 namespace ferry::config {
@@ -195,6 +198,30 @@ GuestConfig load_guest(const std::string &path) {
     if (!power_of_two(c.bar_sizes[b])) bars.fail(key.c_str(), "must be a power of two");
   }
   return c;
+}
+
+// Files the configuration names, checked before a service starts anything.
+void check_device_node_files(const DeviceNodeConfig &c) {
+  const std::vector<MapReader> devs = detail::load_root(c.file).list_of_maps("devices");
+  for (size_t i = 0; i < c.devices.size() && i < devs.size(); ++i) {
+    try {
+      proto::Psk psk = proto::read_psk_file(c.devices[i].psk_file);
+      proto::secure_wipe(psk.data(), psk.size());
+    } catch (const std::runtime_error &e) {
+      devs[i].fail("psk_file", e.what());
+    }
+  }
+}
+
+void check_dataplane_files(const DataplaneConfig &c) {
+  const std::vector<MapReader> guests = detail::load_root(c.file).list_of_maps("guests");
+  for (size_t i = 0; i < c.guests.size() && i < guests.size(); ++i) {
+    const std::string &p = c.guests[i].path;
+    const std::string dir = p.find('/') == std::string::npos ? "." : p.substr(0, p.rfind('/') + 1);
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      guests[i].fail("path", "directory '" + dir + "' does not exist");
+  }
 }
 
 }  // namespace ferry::config

@@ -89,6 +89,7 @@ int main(int argc, char **argv) {
   config::DataplaneConfig cfg;
   try {
     cfg = config::load_dataplane(argv[1]);
+    config::check_dataplane_files(cfg);  // region directories exist: nothing starts otherwise
   } catch (const config::ConfigError &e) {
     std::fprintf(stderr, "ferry-dataplane: %s\n", e.what());
     return services::kExitConfigError;

@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
   config::DeviceNodeConfig cfg;
   try {
     cfg = config::load_device_node(argv[1]);
+    config::check_device_node_files(cfg);  // PSKs readable: nothing starts otherwise
   } catch (const config::ConfigError &e) {
     std::fprintf(stderr, "ferry-device-node: %s\n", e.what());
     return services::kExitConfigError;
