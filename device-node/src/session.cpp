@@ -36,6 +36,10 @@ Session::Session(proto::Aead &aead, const proto::SessionSecrets &secrets, const 
     qs.cache.resize(setup.reply_cache);
   }
   model_ = make_model(setup.model, setup.params, *this);
+  // No schedule of its own: its streams follow the guest's epochs (docs/protocol.md).
+  proto::RekeyPolicy rekey;
+  rekey.overlap_messages = setup.replay_window;
+  crypto_.set_rekey(rekey);
 }
 
 Session::~Session() = default;

@@ -1,5 +1,7 @@
 // A guest driver for the restart and rekey tests: liveness write/read pairs on edu's 0x04
-// register through the C API, checked one by one, across failures of either service.
+// register through the C API, checked one by one, and every 20th pair a 4 KiB DMA round trip
+// (guest memory -> edu's buffer -> other guest memory, compared), across failures of either
+// service.
 //
 //   ferry-guest-workload CONFIG STOP_FILE KEYLOG|- MAX_CYCLES PACE_US
 //
@@ -10,8 +12,9 @@
 //   progress N                       N pairs succeeded so far (every 100)
 //   fail CALL ERRNO MS VALUE         a failed call: its error, duration and returned value
 //   wrong WROTE READ                 a read that succeeded with the wrong value
+//   wrong dma                        a DMA round trip that succeeded with other bytes
 //   summary ok=N wrong=N failures=N max_fail_ms=N not_all_ones=N sessions=N elapsed_ms=N
-//           tx_rekeys=N rx_rekeys=N old_keys_wiped=N epoch_rejects=N writes=N reads=N
+//           tx_rekeys=N rx_rekeys=N old_keys_wiped=N epoch_rejects=N writes=N reads=N dma_ok=N
 // KEYLOG (test only, through an internal seam): every session's secrets, one line per stream.
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -42,6 +46,28 @@ void log_secrets(const ferry::proto::SessionSecrets &s) {
     std::fputc('\n', keylog);
   }
   std::fflush(keylog);
+}
+
+constexpr size_t kDmaLen = 4096;
+constexpr uint64_t kEduBuffer = 0x40000;
+
+// One edu DMA transfer, its completion polled on the command register. 0 or -errno; every
+// register write and read that succeeded is counted (the rekey test compares with the device).
+int edu_dma(ferry_dev *dev, uint64_t src, uint64_t dst, uint64_t to_ram, uint64_t &writes,
+            uint64_t &reads) {
+  const uint64_t regs[][2] = {{0x80, src}, {0x88, dst}, {0x90, kDmaLen}, {0x98, 0x1 | to_ram}};
+  for (const auto &[reg, value] : regs) {
+    ferry_iowrite64(dev, 0, reg, value);
+    if (int e = ferry_last_error(dev); e != 0) return e;
+    ++writes;
+  }
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t cmd = ferry_ioread64(dev, 0, 0x98);
+    if (int e = ferry_last_error(dev); e != 0) return e;
+    ++reads;
+    if ((cmd & 0x1) == 0) return 0;
+  }
+  return -ETIMEDOUT;
 }
 
 uint64_t now_ms() {
@@ -68,7 +94,9 @@ int main(int argc, char **argv) {
   setvbuf(stdout, nullptr, _IOLBF, 0);
 
   uint64_t ok = 0, wrong = 0, failures = 0, max_fail_ms = 0, not_all_ones = 0, sessions = 0;
-  uint64_t writes = 0, reads = 0;  // calls that succeeded
+  uint64_t writes = 0, reads = 0, dma_ok = 0;  // calls (round trips) that succeeded
+  uint8_t *out = nullptr, *in = nullptr;
+  uint64_t to_dev = 0, from_dev = 0;
   ferry::proto::RekeyStats rekey;
   const uint64_t t0 = now_ms();
   ferry_dev *dev = nullptr;
@@ -93,6 +121,34 @@ int main(int argc, char **argv) {
       }
       ++sessions;
       std::printf("session %u\n", dev->impl->session_id());
+      out = static_cast<uint8_t *>(ferry_dma_alloc(dev, kDmaLen, &to_dev));
+      in = static_cast<uint8_t *>(ferry_dma_alloc(dev, kDmaLen, &from_dev));
+      if (out == nullptr || in == nullptr) {
+        std::printf("fail dma_alloc %d 0 0x0\n", -ferry_last_error(dev));
+        return 1;
+      }
+    }
+    if (cycle % 20 == 19) {  // a DMA round trip with bytes of its own
+      for (size_t i = 0; i < kDmaLen; ++i) out[i] = static_cast<uint8_t>(i * 31 + cycle);
+      const uint64_t t = now_ms();
+      int err = ferry_dma_sync_for_device(dev, to_dev, kDmaLen);
+      if (err == 0) err = edu_dma(dev, to_dev, kEduBuffer, 0, writes, reads);
+      if (err == 0) err = edu_dma(dev, kEduBuffer, from_dev, 0x2, writes, reads);
+      if (err == 0) err = ferry_dma_sync_for_cpu(dev, from_dev, kDmaLen);
+      if (err != 0) {
+        const uint64_t ms = now_ms() - t;
+        ++failures;
+        std::printf("fail dma %d %" PRIu64 " 0x0\n", -err, ms);
+        close_dev();
+        ++cycle;
+        continue;
+      }
+      if (std::memcmp(in, out, kDmaLen) != 0) {
+        ++wrong;
+        std::printf("wrong dma\n");
+      } else {
+        ++dma_ok;
+      }
     }
     const uint32_t wrote = static_cast<uint32_t>(0x9e3779b9u * ++cycle) ^ 0x5a5a0000u;
     uint64_t t = now_ms();
@@ -126,13 +182,13 @@ int main(int argc, char **argv) {
     if (pace_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
   }
   close_dev();
-  std::printf("summary ok=%" PRIu64 " wrong=%" PRIu64 " failures=%" PRIu64 " max_fail_ms=%" PRIu64
-              " not_all_ones=%" PRIu64 " sessions=%" PRIu64 " elapsed_ms=%" PRIu64
-              " tx_rekeys=%" PRIu64 " rx_rekeys=%" PRIu64 " old_keys_wiped=%" PRIu64
-              " epoch_rejects=%" PRIu64 " writes=%" PRIu64 " reads=%" PRIu64 "\n",
-              ok, wrong, failures, max_fail_ms, not_all_ones, sessions, now_ms() - t0,
-              rekey.tx_rekeys, rekey.rx_rekeys, rekey.old_keys_wiped, rekey.epoch_rejects, writes,
-              reads);
+  std::printf(
+      "summary ok=%" PRIu64 " wrong=%" PRIu64 " failures=%" PRIu64 " max_fail_ms=%" PRIu64
+      " not_all_ones=%" PRIu64 " sessions=%" PRIu64 " elapsed_ms=%" PRIu64 " tx_rekeys=%" PRIu64
+      " rx_rekeys=%" PRIu64 " old_keys_wiped=%" PRIu64 " epoch_rejects=%" PRIu64 " writes=%" PRIu64
+      " reads=%" PRIu64 " dma_ok=%" PRIu64 "\n",
+      ok, wrong, failures, max_fail_ms, not_all_ones, sessions, now_ms() - t0, rekey.tx_rekeys,
+      rekey.rx_rekeys, rekey.old_keys_wiped, rekey.epoch_rejects, writes, reads, dma_ok);
   if (keylog != nullptr) std::fclose(keylog);
   return 0;
 }

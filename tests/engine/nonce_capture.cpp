@@ -167,6 +167,56 @@ class KeyCache {
 
 }  // namespace
 
+namespace {
+
+// The pieces of one sealed chunk as they arrive, by (channel, addr, version, writer, tag).
+struct ChunkParts {
+  uint32_t len = 0;
+  std::vector<uint8_t> bytes;
+  std::vector<bool> have;
+  size_t got = 0;
+};
+using ChunkKey = std::tuple<uint32_t, uint64_t, uint64_t, uint8_t, std::vector<uint8_t>>;
+
+void check_chunk(const ChunkKey &k, const ChunkParts &c, const std::vector<LoggedSession> &sessions,
+                 proto::Aead &aead, KeyCache &keys,
+                 std::map<std::tuple<uint32_t, size_t, uint64_t>, std::vector<uint8_t>> &seen,
+                 NonceReport &r) {
+  const auto &[channel, addr, version, writer, tag] = k;
+  ++r.chunks;
+  std::vector<uint8_t> plain(c.len);
+  for (size_t s = 0; s < sessions.size(); ++s) {
+    const LoggedSession &ls = sessions[s];
+    if (ls.channel != channel) continue;
+    const size_t stream = (writer == 0 ? 0 : 1) * (ls.n_queues + 1u) + ls.n_queues;
+    if (stream >= ls.streams.size()) continue;
+    const auto &[key, salt] = keys.get(s, stream, 0);  // chunk streams are not rekeyed
+    const proto::ChunkAad aad = proto::make_chunk_aad(
+        channel, addr, c.len, writer == 0 ? proto::Writer::kGuest : proto::Writer::kDevice,
+        version);
+    if (!aead.open(*key, proto::Nonce::make(salt, version),
+                   {reinterpret_cast<const uint8_t *>(&aad), sizeof(aad)}, c.bytes.data(),
+                   plain.data(), c.len, tag.data()))
+      continue;
+    std::vector<uint8_t> sealed(c.bytes);
+    sealed.insert(sealed.end(), tag.begin(), tag.end());
+    auto [it, fresh] = seen.try_emplace(std::make_tuple(ls.id, stream, version), sealed);
+    if (!fresh && it->second != sealed) {
+      ++r.reused;
+      if (r.detail.size() < 2000)
+        r.detail += "chunk nonce reused: session " + std::to_string(ls.id) + " stream " +
+                    std::to_string(stream) + " version " + std::to_string(version) + "\n";
+    }
+    return;
+  }
+  ++r.chunks_unattributed;
+  if (r.detail.size() < 2000)
+    r.detail += "no recorded key opens a chunk: addr " + std::to_string(addr) + " version " +
+                std::to_string(version) + " writer " + std::to_string(writer) + "\n";
+}
+
+}  // namespace
+
 NonceReport check_nonces(const std::vector<FrameCapture::Frame> &frames,
                          const std::string &keylog_path, bool outgoing_is_guest_to_device) {
   NonceReport r;
@@ -176,6 +226,8 @@ NonceReport check_nonces(const std::vector<FrameCapture::Frame> &frames,
   // (session, stream, epoch, wire seq) -> the sealed descriptor's bytes.
   std::map<std::tuple<uint32_t, size_t, uint64_t, uint64_t>, std::vector<uint8_t>> seen;
   std::map<uint32_t, bool> sessions_seen;
+  std::map<ChunkKey, ChunkParts> parts;
+  std::map<std::tuple<uint32_t, size_t, uint64_t>, std::vector<uint8_t>> chunk_seen;
   for (const FrameCapture::Frame &f : frames) {
     std::span<const uint8_t> frame = proto::frame_check_fcs(f.udp_payload);
     proto::FrameReader reader;
@@ -184,6 +236,35 @@ NonceReport check_nonces(const std::vector<FrameCapture::Frame> &frames,
     const bool g2d = f.outgoing == outgoing_is_guest_to_device;
     proto::RecordView rec;
     while (reader.next(rec)) {
+      if ((rec.type == proto::RecordType::kDmaData || rec.type == proto::RecordType::kDmaWrite) &&
+          rec.payload.size() >= sizeof(proto::DmaPiece)) {
+        proto::DmaPiece p;
+        std::memcpy(&p, rec.payload.data(), sizeof(p));
+        const uint32_t len = p.chunk_len.get(), off = p.piece_off.get(), n = p.piece_len.get();
+        if (p.status != 0 || off + uint64_t{n} > len || rec.payload.size() != sizeof(p) + n)
+          continue;
+        ChunkKey key{rec.channel, p.addr.get(), p.version.get(), p.writer,
+                     std::vector<uint8_t>(p.tag, p.tag + sizeof(p.tag))};
+        ChunkParts &c = parts[key];
+        if (c.len == 0) {
+          c.len = len;
+          c.bytes.assign(len, 0);
+          c.have.assign(len, false);
+        }
+        if (c.len != len) continue;
+        for (uint32_t i = 0; i < n; ++i) {
+          c.bytes[off + i] = rec.payload[sizeof(p) + i];
+          if (!c.have[off + i]) {
+            c.have[off + i] = true;
+            ++c.got;
+          }
+        }
+        if (c.got == c.len) {  // whole: check it, and start again for a resend
+          check_chunk(key, c, sessions, *aead, keys, chunk_seen, r);
+          parts.erase(key);
+        }
+        continue;
+      }
       if (rec.type != proto::RecordType::kDescriptor ||
           rec.payload.size() != sizeof(proto::Descriptor))
         continue;
@@ -231,6 +312,7 @@ NonceReport check_nonces(const std::vector<FrameCapture::Frame> &frames,
     }
   }
   r.distinct_nonces = seen.size();
+  r.distinct_chunk_nonces = chunk_seen.size();
   r.sessions_seen = sessions_seen.size();
   return r;
 }

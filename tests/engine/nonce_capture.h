@@ -2,7 +2,9 @@
 // checks, with the sessions' secrets the guest recorded (guest_workload's key log), that no
 // AEAD (key, nonce) pair sealed two different descriptors: each captured sealed descriptor is
 // attributed to the one (session, stream, key epoch) whose key opens it, and its nonce is that
-// stream's salt with the descriptor's wire seq.
+// stream's salt with the descriptor's wire seq. DMA chunks likewise: the pieces of each sealed
+// chunk (kDmaData, kDmaWrite) are put together and opened with the writer's DMA stream key;
+// their nonce is the chunk version.
 #pragma once
 
 #include <atomic>
@@ -45,7 +47,10 @@ struct NonceReport {
   uint64_t reused = 0;           // (key, nonce) pairs seen on two different descriptors
   uint64_t sessions_seen = 0;    // sessions with at least one attributed descriptor
   uint64_t max_epoch = 0;        // highest key epoch attributed
-  std::string detail;            // the first problems, for the failure message
+  uint64_t chunks = 0;           // whole sealed DMA chunks seen (resends included)
+  uint64_t chunks_unattributed = 0;
+  uint64_t distinct_chunk_nonces = 0;  // distinct (session, DMA stream, version)
+  std::string detail;                  // the first problems, for the failure message
 };
 
 // `outgoing_is_guest_to_device`: frames sent from the captured end carry guest -> device

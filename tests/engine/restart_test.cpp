@@ -56,6 +56,14 @@ class Restart : public ServicesLab {
 
     // Pending calls failed, bounded by the timeout, with all-ones and an error.
     const std::string log = workload_log();
+    std::printf(
+        "[ restart  ] %llu calls failed, the longest in %llu ms (timeout %u ms); %llu "
+        "pairs and %llu DMA round trips correct over %llu sessions\n",
+        static_cast<unsigned long long>(summary.at("failures")),
+        static_cast<unsigned long long>(summary.at("max_fail_ms")), mmio_timeout_ms_,
+        static_cast<unsigned long long>(summary.at("ok")),
+        static_cast<unsigned long long>(summary.at("dma_ok")),
+        static_cast<unsigned long long>(summary.at("sessions")));
     EXPECT_GE(summary.at("failures"), 2u) << log;
     EXPECT_LE(summary.at("max_fail_ms"), mmio_timeout_ms_ + 300u) << log;
     EXPECT_EQ(summary.at("not_all_ones"), 0u) << log;
@@ -89,6 +97,13 @@ class Restart : public ServicesLab {
     EXPECT_GT(r.max_epoch, 0u);
     // Both directions of 900+ pairs: at least that many distinct nonces were checked.
     EXPECT_GE(r.distinct_nonces, 2 * summary.at("ok"));
+    // DMA chunks: both writers, each version of a DMA stream sealed one chunk only.
+    std::printf("[ nonces   ] %llu sealed chunks, %llu distinct (key, version)\n",
+                static_cast<unsigned long long>(r.chunks),
+                static_cast<unsigned long long>(r.distinct_chunk_nonces));
+    EXPECT_EQ(r.chunks_unattributed, 0u) << r.detail;
+    EXPECT_GE(r.distinct_chunk_nonces, 2 * summary.at("dma_ok")) << r.detail;
+    EXPECT_GT(summary.at("dma_ok"), 20u) << log;
   }
 };
 
