@@ -5,6 +5,7 @@ Debian's dpdk package does not ship): connects to /var/run/dpdk/<prefix>/dpdk_te
     scripts/telemetry.py -f ferry-lab-dp /ferry/stats      one command, JSON on stdout
     scripts/telemetry.py -f ferry-lab-dn                   lists the commands (/)
 Commands: /ferry/info /ferry/stats /ferry/latency /ferry/channels /ferry/app
+          /ferry/queues[,<channel>] (per guest queue and session)
 """
 import argparse
 import json
