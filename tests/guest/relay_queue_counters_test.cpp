@@ -135,7 +135,8 @@ struct Snapshot {
 Snapshot snapshot(testing::Responder &r) {
   Snapshot s;
   r.paused([&] {
-    for (uint16_t q = 0; q < 2; ++q) s.q[q] = r.relay().queue_counters(q);
+    for (uint32_t q = 0; q < 2 && q < r.relay().n_queues(); ++q)
+      s.q[q] = r.relay().queue_counters(q);
     s.region = r.relay().counters();
     struct V : device::StatsVisitor {
       Snapshot *s;
