@@ -77,6 +77,9 @@ def queue_rows(t):
     rows = []
     for reply in replies:
         rows += [v for v in reply.values() if isinstance(v, dict) and "scope" in v]
+    if len(replies) > 1 and any(r.get("truncated") for r in replies):
+        print("ferry stats: a channel has more rows than one telemetry reply holds; "
+              "some queue rows are not shown", file=sys.stderr)
     return rows
 
 
