@@ -6,6 +6,7 @@
 #
 #   lab.sh up [--transport T] [--security S] [--dp-lcore N] [--dn-lcore N]
 #             [--idle spin|spin-then-yield|spin-then-sleep] [--spin-polls N]
+#             [--faults FILE]   (a `faults:` YAML section appended to the data plane's file)
 #   lab.sh down
 #   lab.sh status
 #
@@ -94,7 +95,7 @@ render() {  # render TEMPLATE OUT: replaces every @NAME@ with the value of shell
 }
 
 lab_up() {
-  local transport=kernel-udp security=confidential
+  local transport=kernel-udp security=confidential faults=
   # Defaults from the layout study (docs/layout.md): on 2 cores both services poll on lcore 0
   # and yield after one empty poll, which leaves core 1 to the guest (ferry bench pins it
   # there); with --idle spin give each service its own lcore.
@@ -108,6 +109,7 @@ lab_up() {
       --dn-lcore) DN_LCORE=${2:?}; shift 2 ;;
       --idle) IDLE_MODE=${2:?}; shift 2 ;;
       --spin-polls) IDLE_SPIN=${2:?}; shift 2 ;;
+      --faults) faults=${2:?}; shift 2 ;;
       *) die "unknown option $1 (see: ./ferry lab --help)" ;;
     esac
   done
@@ -173,6 +175,7 @@ lab_up() {
 
   "$root/ferry" keygen "$state/psk" 2>/dev/null
   render "$templates/dataplane.yaml" "$state/dataplane.yaml"
+  [ -z "$faults" ] || cat "$faults" >>"$state/dataplane.yaml"
   render "$templates/device-node.yaml" "$state/device-node.yaml"
   REGION=$state/huge/region-edu DEVICE_ID=1 render "$templates/guest.yaml" "$state/guest-edu.yaml"
   REGION=$state/huge/region-accel DEVICE_ID=2 render "$templates/guest.yaml" "$state/guest-accel.yaml"
@@ -205,5 +208,5 @@ case "${1:-}" in
   up) shift; lab_up "$@" ;;
   down) lab_down ;;
   status) lab_status ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
