@@ -1,7 +1,9 @@
 // The three role loaders: which keys each role's file has, their ranges and cross-checks.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -204,8 +206,16 @@ GuestConfig load_guest(const std::string &path) {
 void check_device_node_files(const DeviceNodeConfig &c) {
   const std::vector<MapReader> devs = detail::load_root(c.file).list_of_maps("devices");
   for (size_t i = 0; i < c.devices.size() && i < devs.size(); ++i) {
+    // A key file is small and regular: /dev/zero or a FIFO must not hang the service here.
+    struct stat st {};
+    const std::string &f = c.devices[i].psk_file;
+    if (stat(f.c_str(), &st) != 0)
+      devs[i].fail("psk_file", "cannot read '" + f + "': " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_size > 4096)
+      devs[i].fail("psk_file", "'" + f + "' is not a key file (a regular file of 32 raw bytes " +
+                                   "or 64 hex characters)");
     try {
-      proto::Psk psk = proto::read_psk_file(c.devices[i].psk_file);
+      proto::Psk psk = proto::read_psk_file(f);
       proto::secure_wipe(psk.data(), psk.size());
     } catch (const std::runtime_error &e) {
       devs[i].fail("psk_file", e.what());

@@ -95,7 +95,10 @@ void MapReader::fail_at(const YAML::Node &n, const std::string &key,
 void MapReader::only(std::initializer_list<const char *> allowed) const {
   if (!node_.IsMap()) return;
   for (const auto &kv : node_) {
-    std::string k = kv.first.as<std::string>();
+    // A key that is not a plain name ("? [a, b]: 1", "~: 1") is an error, not an exception
+    // from yaml-cpp's conversion (found by fuzz_config).
+    if (!kv.first.IsScalar()) fail_at(kv.first, path_, "keys must be plain names");
+    std::string k = kv.first.Scalar();
     bool ok = false;
     for (const char *a : allowed) ok = ok || k == a;
     if (!ok) {

@@ -201,7 +201,9 @@ bool HostRelay::on_dma_read(const proto::RecordView &rec, proto::RecordSink &out
   // Version, writer and tag are passed on as stored; the device node checks the chunk
   // against the version it expects, never against these.
   piece.version = meta.version;
-  piece.writer = meta.writer;
+  // Any writer other than 0 or 1 would make the whole frame malformed at the device node (and
+  // the link would resend it forever): a scribbled value is passed on as a valid, wrong hint.
+  piece.writer = meta.writer == 1 ? 1 : 0;
   std::memcpy(piece.tag, meta.tag, sizeof(piece.tag));
   piece.chunk_len.set(len);
   piece.status = static_cast<uint8_t>(proto::Status::kOk);

@@ -172,6 +172,7 @@ TEST_F(ServiceConfigErrors, an_unreadable_psk_exits_2_naming_file_key_and_line) 
   expect_refused(svc, 14, "    psk_file: " + dir_ + "/no-such-psk", "devices[0].psk_file");
   expect_refused(svc, 14, "    psk_file: " + dir_ + "/short-psk", "devices[0].psk_file");
   expect_refused(svc, 14, "    psk_file: " + dir_ + "/psk-dir", "devices[0].psk_file");
+  expect_refused(svc, 14, "    psk_file: /dev/zero", "devices[0].psk_file");  // never ends
 }
 
 TEST_F(ServiceConfigErrors, a_region_in_a_missing_directory_exits_2_naming_file_key_and_line) {
