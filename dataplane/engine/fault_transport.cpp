@@ -214,6 +214,7 @@ void FaultTransport::maintain(uint64_t now_ns) {
   counters_.arp_rx.set(c.arp_rx.get());
   counters_.connects.set(c.connects.get());
   counters_.disconnects.set(c.disconnects.get());
+  counters_.ring_full.set(c.ring_full.get());
 }
 
 void FaultTransport::idle_wait(uint32_t us) {
