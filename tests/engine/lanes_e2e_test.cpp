@@ -143,6 +143,16 @@ class Lanes : public ::testing::Test {
     EXPECT_EQ(json_uint(section(ch, "channel_2"), "lane"), 1) << ch;
     const std::string app = telemetry_query(prefix_["dn"], "/ferry/app");
     EXPECT_EQ(json_uint(app, "handshakes"), kLanes) << app;  // one session per lane
+    // Each lane's handler is a /ferry/queues source of its own.
+    const std::string q = telemetry_query(prefix_["dp"], "/ferry/queues");
+    EXPECT_EQ(json_uint(q, "sources"), kLanes) << q;
+    EXPECT_NE(q.find("_ch1_"), std::string::npos) << q;
+    EXPECT_NE(q.find("_ch2_"), std::string::npos) << q;
+    // /ferry/queues: each lane's handler is a source of its own in both services.
+    for (const char *who : {"dp", "dn"}) {
+      const std::string q = telemetry_query(prefix_[who], "/ferry/queues");
+      EXPECT_EQ(json_uint(q, "sources"), kLanes) << who << ": " << q;
+    }
   }
 
   void measure(const std::string &label) {
