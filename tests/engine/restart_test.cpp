@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
 #include <set>
+
+#include "ferry/proto/frame.h"
+#include "ferry/proto/session.h"
 
 #include "nonce_capture.h"
 #include "services_lab.h"
@@ -106,6 +110,69 @@ class Restart : public ServicesLab {
     EXPECT_GT(summary.at("dma_ok"), 20u) << log;
   }
 };
+
+// The check itself, on frames made here: it finds a nonce used twice by one key, and a
+// descriptor that no recorded key opens; a resent descriptor (same bytes) is no reuse.
+TEST(NonceCheck, catches_a_reused_nonce_and_an_unknown_key_but_not_a_resend) {
+  proto::SessionParams p;
+  p.channel = 1;
+  p.n_queues = 1;
+  proto::SessionSecrets s;
+  s.params = p;
+  s.session_id = 77;
+  s.streams.resize(s.n_streams());
+  for (size_t i = 0; i < s.streams.size(); ++i) {
+    s.streams[i].key.fill(static_cast<uint8_t>(0x10 + i));
+    s.streams[i].salt = 0x1000 + static_cast<uint32_t>(i);
+  }
+  const std::string keylog = "/tmp/ferry-noncecheck-" + std::to_string(getpid());
+  {
+    std::FILE *f = std::fopen(keylog.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f, "session 77 1 1 32 2\n");
+    for (size_t i = 0; i < s.streams.size(); ++i) {
+      std::fprintf(f, "stream %zu %u ", i, s.streams[i].salt);
+      for (uint8_t b : s.streams[i].key) std::fprintf(f, "%02x", b);
+      std::fputc(' ', f);
+      for (uint8_t b : s.streams[i].chain) std::fprintf(f, "%02x", b);
+      std::fputc('\n', f);
+    }
+    std::fclose(f);
+  }
+  auto aead = proto::Aead::create(proto::AeadImpl::kOpenSsl);
+  proto::SessionCrypto crypto(*aead, s);
+  auto sealed = [&](uint64_t seq, uint64_t value) {
+    proto::Descriptor d{};
+    d.hdr.kind = static_cast<uint8_t>(proto::Kind::kMmioWrite);
+    d.hdr.channel.set(1);
+    d.hdr.seq.set(seq);
+    d.body.value.set(value);
+    EXPECT_EQ(crypto.seal(proto::Dir::kGuestToDevice, d), proto::Status::kOk);
+    return d;
+  };
+  auto frame = [](const proto::Descriptor &d) {
+    FrameCapture::Frame f{true, std::vector<uint8_t>(proto::kMaxFrameSize)};
+    proto::FrameWriter w(f.udp_payload);
+    std::memcpy(w.append(proto::RecordType::kDescriptor, 1, sizeof(d)), &d, sizeof(d));
+    const size_t len = w.finish(0, 1, 1, 0);
+    f.udp_payload.resize(proto::frame_put_fcs(
+        f.udp_payload.data(), len, proto::frame_records_crc({f.udp_payload.data(), len})));
+    return f;
+  };
+  const proto::Descriptor a = sealed(5, 1), resend = a, b = sealed(5, 2), c = sealed(6, 3);
+  NonceReport r = check_nonces({frame(a), frame(resend), frame(c)}, keylog, true);
+  EXPECT_EQ(r.sealed, 3u);
+  EXPECT_EQ(r.reused, 0u) << r.detail;
+  EXPECT_EQ(r.unattributed, 0u) << r.detail;
+  EXPECT_EQ(r.distinct_nonces, 2u);
+  r = check_nonces({frame(a), frame(b)}, keylog, true);
+  EXPECT_EQ(r.reused, 1u) << r.detail;
+  proto::Descriptor forged = c;
+  forged.tag[3] ^= 1;
+  r = check_nonces({frame(forged)}, keylog, true);
+  EXPECT_EQ(r.unattributed, 1u) << r.detail;
+  std::remove(keylog.c_str());
+}
 
 TEST_F(Restart, a_device_node_killed_twice_fails_pending_calls_in_time_and_never_reuses_a_nonce) {
   kill_twice_and_check(/*device_node=*/true);
