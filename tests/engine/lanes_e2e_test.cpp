@@ -37,11 +37,12 @@ class Lanes : public ::testing::Test {
 
   // Data plane in namespace a, device node in b, both on `kind` with kLanes lanes; guest g
   // (channel g) on lane g - 1; the device is offered on every lane.
-  void up(const std::string &kind) {
+  // `dn_kind` empty: the same as `kind`.
+  void up(const std::string &kind, std::string dn_kind = "") {
+    if (dn_kind.empty()) dn_kind = kind;
     FERRY_REQUIRE(running_as_root(), "needs root: namespaces, hugepages, DPDK vdevs");
     FERRY_REQUIRE(ensure_hugepages(64), "needs 64 free 2 MiB hugepages on /dev/hugepages");
-    dpdk_ = kind == "af_packet";
-    lab_ = std::make_unique<VethLab>(!dpdk_, !dpdk_, 1500);
+    lab_ = std::make_unique<VethLab>(kind != "af_packet", dn_kind != "af_packet", 1500);
     FERRY_REQUIRE(lab_->ok(), lab_->error());
     dir_ = "/tmp/ferry-lanes-" + lab_->ns_a;
     const std::string keys = dir_ + "/keys";
@@ -56,7 +57,7 @@ class Lanes : public ::testing::Test {
           << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
     }
     std::ofstream(dir_ + "/device-node.yaml")
-        << common("dn", kind, lab_->if_b, VethLab::kIpB, VethLab::kIpA)
+        << common("dn", dn_kind, lab_->if_b, VethLab::kIpB, VethLab::kIpA)
         << "devices:\n  - {id: 1, psk_file: " << keys << "/psk, model: edu}\n"
         << "ready_file: " << dir_ << "/dn.ready\n";
     std::ofstream dpf(dir_ + "/dataplane.yaml");
@@ -85,13 +86,14 @@ class Lanes : public ::testing::Test {
     const bool dn = who == "dn";
     std::string eal =
         "eal:\n  no_huge: true\n  memory_mb: 64\n  file_prefix: " + prefix_[who] + "\n";
-    if (dpdk_) {
+    const bool dpdk = kind == "af_packet";
+    if (dpdk) {
       eal += std::string("  lcores: [0, 1, 2]\n  cpus: ") + (dn ? "[1, 0, 1]" : "[0, 1, 0]") +
              "\n  vdevs: ['net_af_packet0,iface=" + iface + "']\n";
     } else {
       eal += std::string("  lcores: [0, 1]\n  cpus: ") + (dn ? "[1, 0]" : "[0, 1]") + "\n";
     }
-    return eal + "transport:\n  kind: " + (dpdk_ ? "dpdk\n  port: net_af_packet0" : kind) +
+    return eal + "transport:\n  kind: " + (dpdk ? "dpdk\n  port: net_af_packet0" : kind) +
            "\n  local: {ip: " + local + ", port: 7100}\n  peer: {ip: " + peer +
            ", port: 7100}\n  mtu: 1500\n  retransmit_us: 5000\n"
            "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n"
@@ -184,7 +186,6 @@ class Lanes : public ::testing::Test {
   }
 
   std::unique_ptr<VethLab> lab_;
-  bool dpdk_ = false;
   std::string dir_;
   std::map<std::string, std::string> prefix_;
   Child dn_, dp_;
@@ -216,6 +217,15 @@ TEST_F(Lanes, two_guests_on_two_lanes_pass_at_once_over_dpdk_rings) {
   EXPECT_GE(json_uint(dp, "arp_rx"), 1) << dp;  // the port lcore resolved the peer
   EXPECT_EQ(json_uint(dp, "ring_full"), 0) << dp;
   measure("dpdk-af_packet-2-lanes");
+}
+
+// Lane i is the port pair (port + i) on the wire, whoever implements it: DPDK rings on the
+// data plane's side, one kernel socket per lane on the device node's.
+TEST_F(Lanes, two_lanes_pass_with_dpdk_rings_on_one_side_and_kernel_udp_on_the_other) {
+  up("af_packet", "kernel-udp");
+  if (HasFatalFailure() || IsSkipped()) return;
+  both_lanes_pass();
+  every_lane_counted();
 }
 
 }  // namespace
