@@ -59,6 +59,7 @@ class Device final : CompletionHandler {
   // slots taken.
   int poll(uint16_t q);
 
+  // Takes each queue's lock in turn (the rekey counters belong to the queues' sessions).
   DeviceStats stats();
 
   // Phases of a read, exposed for the benchmark: seal a request, post it, wait for and open
