@@ -47,13 +47,13 @@ struct RelayCounters {
 // guest (a new session) clears what is outstanding, and at most kMaxOutstanding reads are
 // remembered per queue; pairs given up are counted in latency_unmatched.
 struct RelayQueueCounters {
-  uint64_t to_device = 0;          // descriptors taken off the SQ and sent to the device node
-  uint64_t to_guest = 0;           // descriptors written into the CQ
-  uint64_t completions = 0;        // of which kCompletion (answers to MMIO reads)
-  uint64_t sq_drains = 0;          // poll passes that took at least one descriptor off the SQ
-  uint64_t sq_backlog = 0;         // sends the link refused (the descriptor waits, retried)
-  uint64_t cq_full = 0;            // descriptors refused because the CQ was full (retried)
-  uint64_t latency_unmatched = 0;  // reads or completions the round trip could not pair
+  uint64_t to_device = 0;    // descriptors taken off the SQ and sent to the device node
+  uint64_t to_guest = 0;     // descriptors written into the CQ
+  uint64_t completions = 0;  // of which kCompletion (answers to MMIO reads)
+  uint64_t sq_drains = 0;    // poll passes that took at least one descriptor off the SQ
+  uint64_t sq_backlog = 0;   // sends the link refused (the descriptor waits; each retry counts)
+  uint64_t cq_full = 0;      // descriptors refused by a full CQ (offered again; each time counts)
+  uint64_t latency_unmatched = 0;         // reads or completions the round trip could not pair
   proto::LatencyHistogram round_trip_ns;  // SQ pop of an MMIO read -> its completion in the CQ
 };
 

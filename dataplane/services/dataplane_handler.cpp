@@ -11,8 +11,8 @@ constexpr engine::QueueColumn kColumns[] = {
     {"to_guest", true},           // written into the CQ
     {"completions", true},        // of which answers to MMIO reads
     {"sq_drains", true},          // poll passes that took descriptors off the SQ
-    {"sq_backlog", true},         // sends the link refused (descriptor kept in order)
-    {"cq_full", true},            // descriptors refused by a full CQ (retried)
+    {"sq_backlog", true},         // sends the link refused, each retry (descriptor kept)
+    {"cq_full", true},            // refusals by a full CQ, each retry
     {"latency_unmatched", true},  // reads / completions the round trip could not pair
     {"dma_read_reqs", false},    {"dma_chunks_served", false}, {"dma_bytes_served", false},
     {"dma_read_failed", false},  {"dma_pieces_stored", false}, {"dma_bytes_stored", false},
