@@ -2,6 +2,7 @@
 // in order and exactly once, and an echo. Shared by the in-process tests and ferry-engine-peer.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -30,7 +31,9 @@ inline uint64_t read_seq_record(std::span<const uint8_t> p) {
 // Checks that numbered records arrive as 1, 2, 3, ... on one channel; counts anything else.
 struct SeqChecker {
   uint64_t expected = 1;
-  uint64_t received = 0, out_of_order = 0, corrupt = 0;
+  // Atomic: tests poll it from another thread while an engine thread counts (ThreadSanitizer).
+  std::atomic<uint64_t> received{0};
+  uint64_t out_of_order = 0, corrupt = 0;
   void take(const proto::RecordView &r) {
     const uint64_t s = read_seq_record(r.payload);
     if (s == 0) {
