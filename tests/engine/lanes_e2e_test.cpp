@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -143,7 +144,13 @@ class Lanes : public ::testing::Test {
     const std::string ch = telemetry_query(prefix_["dp"], "/ferry/channels");
     EXPECT_EQ(json_uint(section(ch, "channel_1"), "lane"), 0) << ch;
     EXPECT_EQ(json_uint(section(ch, "channel_2"), "lane"), 1) << ch;
-    const std::string app = telemetry_query(prefix_["dn"], "/ferry/app");
+    // /ferry/app is a snapshot taken at housekeeping: give it a few passes to catch up.
+    std::string app;
+    for (int i = 0; i < 60; ++i) {
+      app = telemetry_query(prefix_["dn"], "/ferry/app");
+      if (json_uint(app, "handshakes") == kLanes) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     EXPECT_EQ(json_uint(app, "handshakes"), kLanes) << app;  // one session per lane
     // Each lane's handler is a /ferry/queues source of its own.
     const std::string q = telemetry_query(prefix_["dp"], "/ferry/queues");
