@@ -1,5 +1,5 @@
-// Both services for real over kernel-udp on a veth between two namespaces made for the test
-// (ferry-dataplane in a, ferry-device-node in b), one guest region, and the guest workload
+// Both services for real over kernel-udp (or kernel-tcp) on a veth between two namespaces made for
+// the test (ferry-dataplane in a, ferry-device-node in b), one guest region, and the guest workload
 // driver (guest_workload.cpp) run as a child process: the fixture of the restart and rekey
 // tests.
 #pragma once
@@ -26,7 +26,8 @@ class ServicesLab : public ::testing::Test {
   static std::string bin(const std::string &rel) { return build_root() + "/" + rel; }
 
   // `guest_extra` is appended to the guest YAML (rekey keys).
-  void up(const std::string &guest_extra = "", uint32_t mmio_timeout_ms = 500) {
+  void up(const std::string &guest_extra = "", uint32_t mmio_timeout_ms = 500,
+          const std::string &transport = "kernel-udp") {
     FERRY_REQUIRE(running_as_root(), "needs root: namespaces, hugepages");
     FERRY_REQUIRE(ensure_hugepages(64), "needs 64 free 2 MiB hugepages on /dev/hugepages");
     lab_ = std::make_unique<VethLab>(true, true, 1500);
@@ -49,7 +50,7 @@ class ServicesLab : public ::testing::Test {
       prefix_[who] = "fr-" + lab_->ns_a + "-" + who;
       return "eal:\n  lcores: [" + std::string(lcore) +
              "]\n  no_huge: true\n  memory_mb: 64\n  file_prefix: " + prefix_[who] +
-             "\n  vdevs: []\ntransport:\n  kind: kernel-udp\n  local: {ip: " + local +
+             "\n  vdevs: []\ntransport:\n  kind: " + transport + "\n  local: {ip: " + local +
              ", port: 7000}\n  peer: {ip: " + peer +
              ", port: 7000}\n  mtu: 1500\n  retransmit_us: 5000\n"
              "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n";
