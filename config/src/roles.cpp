@@ -101,7 +101,7 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   c.file = path;
   MapReader root = detail::load_root(path);
   root.only({"eal", "transport", "idle", "devices", "lanes", "replay_window", "reply_cache",
-             "max_sessions", "housekeeping_every", "ready_file", "faults"});
+             "max_sessions", "dma_timeout_ms", "housekeeping_every", "ready_file", "faults"});
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
@@ -148,6 +148,7 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
   root.get_uint("reply_cache", c.reply_cache, 1, 1u << 16);
   root.get_uint("max_sessions", c.max_sessions, 1, 4096);
+  root.get_uint("dma_timeout_ms", c.dma_timeout_ms, 1, 600000);
   for (uint32_t l = 0; l < c.lanes; ++l) {
     if (!lane_served[l])
       root.fail("devices", "lane " + std::to_string(l) +

@@ -41,7 +41,10 @@ int serve(const config::DeviceNodeConfig &cfg) {
     std::vector<std::unique_ptr<services::DeviceNodeHandler>> handlers;
     for (uint32_t l = 0; l < cfg.lanes; ++l) {
       aeads.push_back(proto::Aead::create(proto::AeadImpl::kIpsecMb));
-      nodes.push_back(std::make_unique<device::DeviceNode>(lane_config(cfg, l), *aeads.back()));
+      device::NodeOptions nopt;
+      nopt.dma_timeout_ns = uint64_t{cfg.dma_timeout_ms} * 1000000;
+      nodes.push_back(
+          std::make_unique<device::DeviceNode>(lane_config(cfg, l), *aeads.back(), nopt));
       handlers.push_back(std::make_unique<services::DeviceNodeHandler>(*nodes.back()));
     }
     engine::LaneTransports lt =

@@ -101,6 +101,23 @@ TEST(FaultConfig, each_mistake_names_file_key_and_line) {
   expect_error("faults: 5%\n", "faults", 4, "mapping");
 }
 
+// How long the device node waits for a guest memory chunk (DMA under faults may need more
+// than the 200 ms default).
+TEST(FaultConfig, the_device_node_dma_timeout_is_configurable_within_its_range) {
+  TempYaml ok(kDeviceNode + "dma_timeout_ms: 2000\n");
+  EXPECT_EQ(load_device_node(ok.path()).dma_timeout_ms, 2000u);
+  TempYaml dflt(kDeviceNode);
+  EXPECT_EQ(load_device_node(dflt.path()).dma_timeout_ms, 200u);
+  TempYaml bad(kDeviceNode + "dma_timeout_ms: 0\n");
+  try {
+    load_device_node(bad.path());
+    ADD_FAILURE() << "dma_timeout_ms 0 accepted";
+  } catch (const ConfigError &e) {
+    EXPECT_EQ(e.key(), "dma_timeout_ms") << e.what();
+    EXPECT_EQ(e.line(), 4) << e.what();
+  }
+}
+
 TEST(FaultConfig, kernel_tcp_refuses_faults) {
   TempYaml y(
       "transport: {kind: kernel-tcp, local: {ip: 10.0.0.1, port: 7000}, peer: {ip: 10.0.0.2, "

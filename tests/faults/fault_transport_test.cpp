@@ -168,7 +168,9 @@ TEST(FaultTransport, a_reordered_frame_is_passed_by_at_most_reorder_distance_fra
   }
   const uint64_t reordered = l.fa->tx_faults().reorder.get();
   EXPECT_LE(late.size(), reordered);
-  EXPECT_GE(late.size() + 8, reordered);  // the last few may leave by time, passed by none
+  // Most are released by the frames behind them; one whose followers come more than
+  // kReorderMaxUs later (a slow or loaded machine) leaves by time, passed by none.
+  EXPECT_GE(late.size() * 2, reordered);
   // A held frame is released after 1 .. distance frames went out past it: frames that were
   // not held themselves pass it at most `distance` times.
   for (size_t i = 0; i < r.order.size(); ++i) {

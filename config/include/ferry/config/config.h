@@ -138,6 +138,9 @@ struct DeviceNodeConfig {
   uint32_t replay_window = 1024;
   uint32_t reply_cache = 256;  // completions remembered per queue for retransmits
   uint32_t max_sessions = 64;
+  // A guest memory chunk the device node asked the data plane for and did not get within this
+  // fails the model's DMA transfer (counted in dma_timeouts).
+  uint32_t dma_timeout_ms = 200;
   uint32_t housekeeping_every = 1024;
   std::string ready_file;
 };
