@@ -21,10 +21,6 @@ bool power_of_two(uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;
 }
 
-void read_guest_region(const MapReader &m, GuestRegion &g) {
-  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base", "lane"});
-  m.get_uint("lane", g.lane, 0, kMaxLanes - 1);
-  m.require("path");
 // Lanes: a lane is one engine on one lcore. One lane runs on the main lcore; with more, a
 // kernel transport runs lane 0 on the main lcore and one more lane on each worker lcore, and
 // dpdk runs the port on the main lcore and every lane on a worker (rte_ring in between). Lane i
@@ -55,6 +51,10 @@ void check_lane(const MapReader &m, uint64_t lane, uint32_t lanes) {
                        std::to_string(lanes) + " (lanes are numbered from 0)");
 }
 
+void read_guest_region(const MapReader &m, GuestRegion &g) {
+  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base", "lane"});
+  m.get_uint("lane", g.lane, 0, kMaxLanes - 1);
+  m.require("path");
   m.get("path", g.path);
   m.get_uint("channel", g.channel, 1, 0xffffffffu);
   m.get_uint("queues", g.n_queues, 1, 64);
@@ -78,16 +78,16 @@ DataplaneConfig load_dataplane(const std::string &path) {
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
+  read_lanes(root, c.eal, c.transport, c.lanes);
   root.require("guests");
   std::set<uint32_t> channels;
   for (const MapReader &g : root.list_of_maps("guests")) {
-  read_lanes(root, c.eal, c.transport, c.lanes);
     GuestRegion r;
     read_guest_region(g, r);
+    check_lane(g, r.lane, c.lanes);
     if (!channels.insert(r.channel).second)
       g.fail("channel", "channel " + std::to_string(r.channel) + " is used twice");
     c.guests.push_back(r);
-    check_lane(g, r.lane, c.lanes);
   }
   if (c.guests.empty()) root.fail("guests", "must list at least one guest");
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
@@ -105,10 +105,11 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
+  read_lanes(root, c.eal, c.transport, c.lanes);
   root.require("devices");
   std::set<uint32_t> ids;
+  std::vector<bool> lane_served(c.lanes, false);
   for (const MapReader &d : root.list_of_maps("devices")) {
-  read_lanes(root, c.eal, c.transport, c.lanes);
     DeviceConfig dev;
     d.only({"id", "psk_file", "model", "params", "lane"});
     if (d.has("lane")) {
@@ -118,7 +119,6 @@ DeviceNodeConfig load_device_node(const std::string &path) {
     } else {
       lane_served.assign(c.lanes, true);
     }
-  std::vector<bool> lane_served(c.lanes, false);
     d.require("psk_file");
     d.get_uint("id", dev.device_id, 1, 0xffffffffu);
     if (!ids.insert(dev.device_id).second)
@@ -145,16 +145,16 @@ DeviceNodeConfig load_device_node(const std::string &path) {
     c.devices.push_back(dev);
   }
   if (c.devices.empty()) root.fail("devices", "must list at least one device");
-  root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
-  root.get_uint("reply_cache", c.reply_cache, 1, 1u << 16);
-  root.get_uint("max_sessions", c.max_sessions, 1, 4096);
-  root.get_uint("dma_timeout_ms", c.dma_timeout_ms, 1, 600000);
   for (uint32_t l = 0; l < c.lanes; ++l) {
     if (!lane_served[l])
       root.fail("devices", "lane " + std::to_string(l) +
                                " offers no device (give one `lane: " + std::to_string(l) +
                                "`, or leave `lane` out to offer a device on every lane)");
   }
+  root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
+  root.get_uint("reply_cache", c.reply_cache, 1, 1u << 16);
+  root.get_uint("max_sessions", c.max_sessions, 1, 4096);
+  root.get_uint("dma_timeout_ms", c.dma_timeout_ms, 1, 600000);
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
   root.get("ready_file", c.ready_file);
   detail::read_faults(root, c.transport, c.faults);

@@ -258,6 +258,10 @@ void read_eal(const MapReader &m, EalConfig &out) {
           "extra_args", "cpus"});
   m.get_uints("lcores", out.lcores, 1023);
   if (m.has("lcores") && out.lcores.empty()) m.fail("lcores", "must name at least one lcore");
+  m.get_uints("cpus", out.cpus, 1023);
+  if (m.has("cpus") && out.cpus.size() != out.lcores.size())
+    m.fail("cpus", "must name one CPU per lcore (" + std::to_string(out.lcores.size()) +
+                       " lcores, " + std::to_string(out.cpus.size()) + " CPUs)");
   m.get_int("main_lcore", out.main_lcore, -1, 1023);
   m.get("no_huge", out.no_huge);
   m.get_uint("memory_mb", out.memory_mb, 16, 1u << 20);
@@ -281,10 +285,6 @@ void read_transport(const MapReader &m, TransportConfig &out) {
   m.get_choice("kind", kind, {"dpdk", "kernel-udp", "kernel-tcp"});
   out.kind = static_cast<TransportConfig::Kind>(kind);
   for (const char *which : {"local", "peer"}) {
-  m.get_uints("cpus", out.cpus, 1023);
-  if (m.has("cpus") && out.cpus.size() != out.lcores.size())
-    m.fail("cpus", "must name one CPU per lcore (" + std::to_string(out.lcores.size()) +
-                       " lcores, " + std::to_string(out.cpus.size()) + " CPUs)");
     MapReader e = m.child(which);
     Endpoint &ep = std::string(which) == "local" ? out.local : out.peer;
     e.only({"ip", "port", "mac"});
