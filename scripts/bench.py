@@ -18,15 +18,18 @@ Writes DIR/results.json, DIR/results.csv, DIR/plots/*.svg|png, DIR/report.md
 (scripts/bench_plots.py and scripts/bench_report.py, which can be rerun on a results.json).
 """
 import argparse
+import atexit
 import csv
 import datetime
 import fcntl
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,11 +150,44 @@ LAT_GUESS_US = {"local": 0.3, "kernel-tcp": 150, "kernel-udp": 30, "af_packet": 
 LAB_UP_S = 2.0
 
 
+# --- the binaries ----------------------------------------------------------------------------
+# What a run executes, relative to the build folder. They are copied once at the start so the
+# whole run measures one build even when the shared build folder is relinked meanwhile.
+SNAPSHOT = ["tools/ferry-probe", "tools/ferry-probe-local", "guest-shim/libferry-guest.so.0",
+            "dataplane/services/ferry-dataplane", "dataplane/services/ferry-device-node",
+            "bench/ferry-microbench"]
+
+
+def snapshot_binaries(build):
+    """A private copy of SNAPSHOT (ferry-probe finds the library through $ORIGIN/../guest-shim),
+    checked by running the probes; retried while a relink leaves a file half written."""
+    for attempt in range(6):
+        d = tempfile.mkdtemp(prefix="ferry-bench-bin-")
+        for rel in SNAPSHOT:
+            src = os.path.join(build, rel)
+            if os.path.exists(src):
+                os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+                shutil.copy2(src, os.path.join(d, rel))
+        probe = subprocess.run([os.path.join(d, "tools", "ferry-probe")], capture_output=True,
+                               text=True)
+        local = subprocess.run([os.path.join(d, "tools", "ferry-probe-local"), "local:accel",
+                                "mmio_read", "--size", "8", "--iters", "10"],
+                               capture_output=True, text=True)
+        if probe.returncode == 2 and "usage" in probe.stderr and local.returncode == 0:
+            return d
+        shutil.rmtree(d, ignore_errors=True)
+        say(f"the build's binaries do not run yet (being relinked?), retrying "
+            f"({(probe.stderr or local.stderr).strip()[-120:]})")
+        time.sleep(5)
+    sys.exit(f"bench: the binaries in {build} do not run (./ferry build)")
+
+
 # --- running -------------------------------------------------------------------------------
 class Runner:
     def __init__(self, opts):
         self.opts = opts
         self.build = os.path.join(ROOT, os.environ.get("FERRY_BUILD_DIR", "build"))
+        self.bin = self.build  # snapshot_binaries() replaces it for the run
         self.records, self.cdf, self.failures, self.cell_s = [], {}, [], {}
         self.done_s, self.total_s, self.t0 = 0.0, 1.0, time.monotonic()
 
@@ -164,7 +200,7 @@ class Runner:
 
     def probe(self, transport, security, job, guest):
         exe = "ferry-probe-local" if transport == "local" else "ferry-probe"
-        cmd = [os.path.join(self.build, "tools", exe), guest] + job.args()
+        cmd = [os.path.join(self.bin, "tools", exe), guest] + job.args()
         if self.opts.guest_cpu is not None:
             cmd = ["taskset", "-c", str(self.opts.guest_cpu)] + cmd
         self.progress(f"{transport}/{security}: {job.label()}", job.est_s)
@@ -207,7 +243,7 @@ class Runner:
 
     def lab(self, *args):
         env = dict(os.environ)
-        env["FERRY_BIN"] = os.path.join(self.build, "dataplane", "services")
+        env["FERRY_BIN"] = os.path.join(self.bin, "dataplane", "services")
         return subprocess.run(["bash", os.path.join(ROOT, "scripts", "lab.sh")] + list(args),
                               capture_output=True, text=True, env=env, timeout=120)
 
@@ -420,6 +456,8 @@ def main(argv):
         f"{o.rounds} round(s); "
         f"expected time about {r.total_s / 60:.1f} minutes; results in {o.out}")
     lock = None if real else take_lab_lock()
+    r.bin = snapshot_binaries(r.build)
+    atexit.register(shutil.rmtree, r.bin, True)
     r.t0 = time.monotonic()
     try:
         for rnd in range(o.rounds):
@@ -438,7 +476,8 @@ def main(argv):
             lock.close()
     r.records = merge_rounds(r.records)
     r.progress("crypto microbenchmarks (ipsec-mb, OpenSSL)", 0)
-    crypto = crypto_microbench(r.build, o.quick)
+    crypto = crypto_microbench(r.bin, o.quick)
+    shutil.rmtree(r.bin, ignore_errors=True)
     machine["load_avg_after"] = loadavg()
     config = {"mode": "real hosts" if real else "lab", "quick": o.quick, "scale": o.scale,
               "rounds": o.rounds,
@@ -446,6 +485,7 @@ def main(argv):
                          "guest_cpu": o.guest_cpu if o.guest_cpu is not None else "unpinned"},
               "idle": {"mode": o.idle, "spin_polls": o.spin_polls},
               "build_type": btype, "git_commit": commit,
+              "binaries": "copied from the build folder at the start of the run",
               "transports": sorted({t for t, _ in cells}, key=lambda t: (t not in TRANSPORTS,
                                    TRANSPORTS.index(t) if t in TRANSPORTS else 0)),
               "securities": [s for s in SECURITIES if s in {s2 for _, s2 in cells}],
