@@ -313,7 +313,8 @@ def write(res, out_dir):
                   "noisy; compare ratios within this run.", ""]
     lay = c.get("layout", {})
     lines += [f"Configuration: {c.get('mode')}, {'quick' if c.get('quick') else 'full'} matrix "
-              f"(iteration scale {c.get('scale')}), data plane on lcore {lay.get('dp_lcore')}, "
+              f"(iteration scale {c.get('scale')}, {c.get('rounds', 1)} round(s), each figure the "
+              f"median over the rounds), data plane on lcore {lay.get('dp_lcore')}, "
               f"device node on lcore {lay.get('dn_lcore')}, guest {lay.get('guest_cpu')}, "
               f"idle {c.get('idle', {}).get('mode')} ({c.get('idle', {}).get('spin_polls')} "
               f"polls), build {c.get('build_type')}, commit {c.get('git_commit')}, run took "
