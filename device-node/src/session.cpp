@@ -84,7 +84,14 @@ void Session::on_descriptor(Descriptor &d) {
   const uint64_t arrived = kind == Kind::kMmioRead ? proto::LatencyHistogram::clock_ns() : 0;
   if (!qs.window.check(seq)) {
     // Seen before. Authenticate it anyway: only a genuine duplicate earns a cached answer.
+    const uint64_t stale_epochs = crypto_.rekey_stats().epoch_rejects;
     if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
+      sync_rekey_stats();
+      if (crypto_.rekey_stats().epoch_rejects != stale_epochs) {
+        ++counters_.replays_dropped;  // an old number of a key epoch already wiped: stale
+        ++qs.stats.replays_dropped;
+        return;
+      }
       ++counters_.auth_failures;
       ++qs.stats.auth_failures;
       return;

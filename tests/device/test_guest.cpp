@@ -159,7 +159,7 @@ void TestGuest::on_descriptor(const Descriptor &raw) {
   received.push_back(raw);
   Descriptor d = raw;
   const uint16_t q = d.hdr.queue.get();
-  if (q >= o_.n_queues || !rx_window_[q].check(d.hdr.seq.get())) {
+  if (q >= o_.n_queues || !rx_window_[q].check(proto::seq_counter(d.hdr.seq.get()))) {
     ++replays;
     return;
   }
@@ -167,7 +167,7 @@ void TestGuest::on_descriptor(const Descriptor &raw) {
     ++auth_failures;
     return;
   }
-  rx_window_[q].update(d.hdr.seq.get());
+  rx_window_[q].update(proto::seq_counter(d.hdr.seq.get()));
   switch (static_cast<Kind>(d.hdr.kind)) {
     case Kind::kCompletion:
       completions_[{q, d.body.addr.get()}] = d;
