@@ -23,9 +23,9 @@ constexpr size_t kRandomSize = 32;
 constexpr size_t kPubSize = 32;
 constexpr size_t kMacSize = 32;
 constexpr size_t kMaxFragments = 8;
-constexpr char kInfoLabel[] = "ferry v1 session";  // 16 bytes, no terminator on the wire
+constexpr char kInfoLabel[] = "ferry v1 session";   // 16 bytes, no terminator on the wire
 constexpr char kChainLabel[] = "ferry v1 rekey  ";  // 16 bytes: the rekey chains' info
-constexpr size_t kStreamOkm = 32 + 4;              // key (first key_bytes used) + salt
+constexpr size_t kStreamOkm = 32 + 4;               // key (first key_bytes used) + salt
 
 enum class RejectReason : uint8_t {
   kMalformed = 1,
