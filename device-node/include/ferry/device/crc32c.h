@@ -1,12 +1,10 @@
-// CRC32C (Castagnoli, reflected polynomial 0x82f63b78), as iSCSI, ext4 and NVMe use it.
+// The accelerator model's CRC32C is the project's one implementation (ferry/proto/crc32c.h).
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
+#include "ferry/proto/crc32c.h"
 
 namespace ferry::device {
 
-// CRC32C of len bytes, continuing from `crc` (0 to start). Uses SSE4.2 when built for it.
-uint32_t crc32c(const void *data, size_t len, uint32_t crc = 0);
+using proto::crc32c;
 
 }  // namespace ferry::device

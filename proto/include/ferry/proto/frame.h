@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 
+#include "ferry/proto/crc32c.h"
 #include "ferry/proto/endian.h"
 #include "ferry/proto/kinds.h"
 #include "ferry/proto/status.h"
@@ -120,8 +121,6 @@ class FrameReader {
 // an integrity check against accidents, not against an attacker (descriptors and DMA
 // chunks carry their own AEAD tags).
 inline constexpr size_t kFrameFcsSize = 4;
-// CRC32C of len bytes, continuing from `crc` (0 to start).
-uint32_t crc32c(const void *data, size_t len, uint32_t crc = 0);
 // The records' part of the FCS of a frame (header + records, without FCS).
 uint32_t frame_records_crc(std::span<const uint8_t> frame);
 // Writes the FCS after the `len` bytes of the frame at `frame` (kFrameFcsSize more bytes must

@@ -1,5 +1,5 @@
 // CRC32C with the SSE4.2 instruction when the build targets it, a table otherwise.
-#include "ferry/device/crc32c.h"
+#include "ferry/proto/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace ferry::device {
+namespace ferry::proto {
 
 namespace {
 [[maybe_unused]] constexpr std::array<uint32_t, 256> make_table() {
@@ -41,4 +41,4 @@ uint32_t crc32c(const void *data, size_t len, uint32_t crc) {
   return ~crc;
 }
 
-}  // namespace ferry::device
+}  // namespace ferry::proto
