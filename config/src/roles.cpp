@@ -140,6 +140,7 @@ DeviceNodeConfig load_device_node(const std::string &path) {
         uint64_t v = 0;
         params.get_u64(key, v, 0, UINT64_MAX);
         dev.params[key] = v;
+        dev.param_sources[key] = {params.key_path(key), params.line_of_key(key)};
       }
     }
     c.devices.push_back(dev);

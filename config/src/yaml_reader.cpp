@@ -78,6 +78,11 @@ int MapReader::line() const {
   return line_of(node_);
 }
 
+int MapReader::line_of_key(const char *key) const {
+  YAML::Node n = node_.IsMap() ? node_[key] : YAML::Node();
+  return n.IsDefined() ? line_of(n) : line_of(node_);
+}
+
 std::string MapReader::key_path(const char *key) const {
   return path_.empty() ? std::string(key) : path_ + "." + key;
 }

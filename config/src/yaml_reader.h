@@ -48,6 +48,7 @@ class MapReader {
   std::string key_path(const char *key) const;
   const std::string &file() const { return file_; }
   int line() const;
+  int line_of_key(const char *key) const;  // the key's line, or the mapping's when absent
 
  private:
   YAML::Node scalar(const char *key) const;

@@ -155,6 +155,9 @@ TEST_F(ServiceConfigErrors, an_out_of_range_value_exits_2_naming_file_key_and_li
     expect_refused(s, 8, "  local: {ip: 127.0.0.1, port: 70000}", "transport.local.port");
   expect_refused("ferry-dataplane", 14, "    channel: 0", "guests[0].channel");
   expect_refused("ferry-device-node", 13, "  - id: 0", "devices[0].id");
+  // Ranges the model itself checks (edu: dma_buffer_size 64 B .. 16 MiB).
+  expect_refused("ferry-device-node", 15, "    model: edu\n    params: {dma_buffer_size: 1}",
+                 "devices[0].params.dma_buffer_size", 16);
 }
 
 TEST_F(ServiceConfigErrors, a_bad_pci_address_exits_2_naming_file_key_and_line) {

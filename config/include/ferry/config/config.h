@@ -125,6 +125,13 @@ struct DeviceConfig {
   std::string model = "edu";               // "edu" or "accel"
   std::map<std::string, uint64_t> params;  // model parameters (e.g. dma_buffer_size)
   int lane = -1;                           // the lane that offers it; -1: every lane
+  // Where each parameter was written (key path and line), for the range errors the models
+  // find when the device node checks them (before it starts anything).
+  struct Source {
+    std::string key;
+    int line = 0;
+  };
+  std::map<std::string, Source> param_sources;
 };
 
 struct DeviceNodeConfig {
