@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "dataplane_handler.h"
-#include "fault_transport.h"
 #include "ferry/config/config.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
 #include "ferry/engine/idle.h"
 #include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
+#include "lane_engines.h"
 #include "service.h"
 
 using namespace ferry;
@@ -45,15 +45,9 @@ int serve(const config::DataplaneConfig &cfg) {
     engine::EngineOptions opt =
         engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
     opt.resend_after_peer_restart = true;  // guest requests (a Hello among them) still count
-    std::vector<std::unique_ptr<engine::Engine>> engines;
-    std::vector<engine::Engine *> lanes;
-    for (uint32_t l = 0; l < cfg.lanes; ++l) {
-      auto transport = engine::with_faults(std::move(lt.lanes[l]), cfg.faults, l);
-      if (drops.any())
-        transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed + l);
-      engines.push_back(std::make_unique<engine::Engine>(std::move(transport), *handlers[l], opt));
-      lanes.push_back(engines.back().get());
-    }
+    services::LaneEngines engines =
+        services::make_lane_engines(lt, handlers, cfg.faults, drops, opt);
+    const std::vector<engine::Engine *> &lanes = engines.lanes;
     engine::telemetry_publish(lanes, lt.port_counters(), "dataplane");
     lt.maintain_port(engine::now_ns());                                 // ARP right away
     for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());  // connect

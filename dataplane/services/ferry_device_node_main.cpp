@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "device_node_handler.h"
-#include "fault_transport.h"
 #include "ferry/config/config.h"
 #include "ferry/device/device_node.h"
 #include "ferry/engine/eal.h"
@@ -17,6 +16,7 @@
 #include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
 #include "ferry/proto/aead.h"
+#include "lane_engines.h"
 #include "service.h"
 
 using namespace ferry;
@@ -76,15 +76,9 @@ int serve(const config::DeviceNodeConfig &cfg) {
         engine::make_lane_transports(cfg.transport, engine::Role::kListen, cfg.lanes);
     const engine::EngineOptions opt =
         engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
-    std::vector<std::unique_ptr<engine::Engine>> engines;
-    std::vector<engine::Engine *> lanes;
-    for (uint32_t l = 0; l < cfg.lanes; ++l) {
-      auto transport = engine::with_faults(std::move(lt.lanes[l]), cfg.faults, l);
-      if (drops.any())
-        transport->set_test_drops(drops.next, drops.every, drops.permille, drops.seed + l);
-      engines.push_back(std::make_unique<engine::Engine>(std::move(transport), *handlers[l], opt));
-      lanes.push_back(engines.back().get());
-    }
+    services::LaneEngines engines =
+        services::make_lane_engines(lt, handlers, cfg.faults, drops, opt);
+    const std::vector<engine::Engine *> &lanes = engines.lanes;
     engine::telemetry_publish(lanes, lt.port_counters(), "device-node");
     lt.maintain_port(engine::now_ns());
     for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());
