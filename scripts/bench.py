@@ -154,7 +154,7 @@ LAB_UP_S = 2.0
 # What a run executes, relative to the build folder. They are copied once at the start so the
 # whole run measures one build even when the shared build folder is relinked meanwhile.
 SNAPSHOT = ["tools/ferry-probe", "tools/ferry-probe-local", "guest-shim/libferry-guest.so.0",
-            "dataplane/services/ferry-dataplane", "dataplane/services/ferry-device-node",
+            "dataplane/service/ferry-dataplane", "device-node/service/ferry-device-node",
             "bench/ferry-microbench"]
 
 
@@ -243,7 +243,7 @@ class Runner:
 
     def lab(self, *args):
         env = dict(os.environ)
-        env["FERRY_BIN"] = os.path.join(self.bin, "dataplane", "services")
+        env["FERRY_BIN"] = self.bin
         return subprocess.run(["bash", os.path.join(ROOT, "scripts", "lab.sh")] + list(args),
                               capture_output=True, text=True, env=env, timeout=120)
 

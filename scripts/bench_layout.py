@@ -41,7 +41,7 @@ def run(cmd, **kw):
 def measure(build, transport, layout, idle, reads):
     _, dp, dn, guest = layout
     mode, polls = idle
-    env = dict(os.environ, FERRY_BIN=os.path.join(build, "dataplane", "services"))
+    env = dict(os.environ, FERRY_BIN=build)
     lab = ["bash", os.path.join(ROOT, "scripts", "lab.sh")]
     run(lab + ["down"], env=env)
     up = run(lab + ["up", "--transport", transport, "--security", "confidential",

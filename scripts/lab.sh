@@ -16,7 +16,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state=${FERRY_LAB_STATE:-/run/ferry-lab}
-bin=${FERRY_BIN:-$root/build/dataplane/services}
+bin=${FERRY_BIN:-$root/build}  # the build folder
+# service NAME: where the build puts that service binary.
+service() {
+  case $1 in
+    ferry-dataplane) echo "$bin/dataplane/service/$1" ;;
+    ferry-device-node) echo "$bin/device-node/service/$1" ;;
+  esac
+}
 templates=$root/config/templates
 ns_cvm=ferry-cvm ns_acc=ferry-acc
 if_cvm=ferry-cvm0 if_acc=ferry-acc0
@@ -125,7 +132,7 @@ lab_up() {
     say "removing namespaces and links a crashed lab left behind"
     lab_down
   fi
-  [ -x "$bin/ferry-dataplane" ] && [ -x "$bin/ferry-device-node" ] || die "services not built in $bin (./ferry build)"
+  [ -x "$(service ferry-dataplane)" ] && [ -x "$(service ferry-device-node)" ] || die "services not built in $bin (./ferry build)"
 
   # af_packet and af_xdp ports take standard frames (1518 B); the others carry 9000-byte ones.
   MTU=9000 NO_HUGE=true MEMORY_MB=64 DP_VDEVS= DN_VDEVS= DP_PORT= DN_PORT= DP_EXTRA= DN_EXTRA=
@@ -190,7 +197,7 @@ lab_up() {
 }
 
 start_service() {  # start_service NS NAME CONFIG
-  ip netns exec "$1" setsid "$bin/$2" "$3" >"$state/$2.log" 2>&1 </dev/null &
+  ip netns exec "$1" setsid "$(service "$2")" "$3" >"$state/$2.log" 2>&1 </dev/null &
   echo $! >"$state/$2.pid"
 }
 

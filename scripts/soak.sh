@@ -43,11 +43,11 @@ EOF
 
 cleanup() {
   [ -n "${loop_pid:-}" ] && kill "$loop_pid" 2>/dev/null && wait "$loop_pid" 2>/dev/null
-  FERRY_BIN=$build/dataplane/services bash "$root/scripts/lab.sh" down >/dev/null 2>&1 || true
+  FERRY_BIN=$build bash "$root/scripts/lab.sh" down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-FERRY_BIN=$build/dataplane/services bash "$root/scripts/lab.sh" up --transport "$transport" \
+FERRY_BIN=$build bash "$root/scripts/lab.sh" up --transport "$transport" \
   --faults "$work/faults.yaml" >"$work/lab.log" 2>&1 || { cat "$work/lab.log" >&2; exit 1; }
 
 # Workload rounds until the deadline; each round's result line goes to rounds.log.

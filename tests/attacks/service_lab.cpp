@@ -7,12 +7,13 @@
 #include <fstream>
 #include <thread>
 #include <vector>
+#include "service_path.h"
 
 namespace ferry::testing {
 
 namespace {
 std::string bin(const std::string &service) {
-  return build_root() + "/dataplane/services/" + service;
+  return build_root() + "/" + ferry::testing::service_path(service);
 }
 
 // Kernel UDP needs no DPDK port, but the services still start the EAL (telemetry).

@@ -13,7 +13,7 @@ fi
 command -v gnuplot >/dev/null || { echo "gnuplot missing (./ferry installs gnuplot-nox)"; exit 1; }
 out=$(mktemp -d /tmp/ferry-bench-test.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-FERRY_BUILD_DIR=$build FERRY_BIN=$build/dataplane/services \
+FERRY_BUILD_DIR=$build FERRY_BIN=$build \
   python3 "$src/scripts/bench.py" --quick --transports memif --securities none,confidential \
   --scale 0.02 --rounds 2 --out "$out"
 rc=$?

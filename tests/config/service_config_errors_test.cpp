@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "service_path.h"
 
 extern char **environ;
 
@@ -118,7 +119,8 @@ class ServiceConfigErrors : public ::testing::Test {
                       const std::string &key, int error_line = 0) {
     const std::string cfg = dir_ + "/" + service + "-" + std::to_string(line) + ".yaml";
     std::ofstream(cfg) << replace_line(valid(service), line, bad);
-    const RunResult r = run(std::string(FERRY_BUILD_ROOT) + "/dataplane/services/" + service, cfg);
+    const RunResult r =
+        run(std::string(FERRY_BUILD_ROOT) + "/" + ferry::testing::service_path(service), cfg);
     SCOPED_TRACE(service + " with line " + std::to_string(line) + " '" + bad + "'");
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find(cfg + ":" + std::to_string(error_line ? error_line : line) + ":"),
@@ -186,7 +188,8 @@ TEST_F(ServiceConfigErrors, a_region_in_a_missing_directory_exits_2_naming_file_
 TEST_F(ServiceConfigErrors, a_missing_file_exits_2_naming_it) {
   for (const char *s : kServices) {
     const std::string cfg = dir_ + "/absent.yaml";
-    const RunResult r = run(std::string(FERRY_BUILD_ROOT) + "/dataplane/services/" + s, cfg);
+    const RunResult r =
+        run(std::string(FERRY_BUILD_ROOT) + "/" + ferry::testing::service_path(s), cfg);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find(cfg + ": cannot open"), std::string::npos) << r.output;
     expect_nothing_started();
@@ -197,7 +200,8 @@ TEST_F(ServiceConfigErrors, invalid_yaml_exits_2_naming_file_and_line) {
   for (const char *s : kServices) {
     const std::string cfg = dir_ + "/broken.yaml";
     std::ofstream(cfg) << replace_line(valid(s), 9, "  peer: {ip: 127.0.0.1, port: 7001");
-    const RunResult r = run(std::string(FERRY_BUILD_ROOT) + "/dataplane/services/" + s, cfg);
+    const RunResult r =
+        run(std::string(FERRY_BUILD_ROOT) + "/" + ferry::testing::service_path(s), cfg);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find(cfg + ":"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("not valid YAML"), std::string::npos) << r.output;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "dpdk_lanes.h"
+#include "transport/dpdk_lanes.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/idle.h"
 #include "lab.h"

@@ -15,6 +15,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_path.h"
 
 namespace ferry::testing {
 namespace {
@@ -82,7 +83,7 @@ class E2e : public ::testing::Test {
                            "mount -t tmpfs none " + keys_ + " && exec \"$0\" \"$@\""});
       }
       a.insert(a.end(), envp.begin(), envp.end());
-      a.insert(a.end(), {bin("dataplane/services/" + service), cfg});
+      a.insert(a.end(), {bin(ferry::testing::service_path(service)), cfg});
       return a;
     };
     dn_args_ = cmd(lab_->ns_b, "ferry-device-node", dir_ + "/device-node.yaml", false);
@@ -323,7 +324,7 @@ TEST(E2eConfig, a_bad_configuration_exits_2_naming_file_key_and_line) {
   const std::string path = "/tmp/ferry-e2e-bad-" + std::to_string(getpid()) + ".yaml";
   std::ofstream(path) << "eal: {lcores: [0]}\ntransport:\n  kind: carrier-pigeon\n";
   for (const char *service : {"ferry-dataplane", "ferry-device-node"}) {
-    Child c({bin(std::string("dataplane/services/") + service), path}, path + ".log");
+    Child c({bin(ferry::testing::service_path(service)), path}, path + ".log");
     EXPECT_EQ(c.wait(10000), 2) << service;
     const std::string log = c.log_tail();
     EXPECT_NE(log.find(path), std::string::npos) << log;

@@ -17,6 +17,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_path.h"
 
 namespace ferry::testing {
 namespace {
@@ -68,12 +69,13 @@ class Lanes : public ::testing::Test {
           << ", queues: 1, lane: " << g - 1 << "}\n";
     dpf << "ready_file: " << dir_ << "/dp.ready\n";
     dpf.close();
-    dn_ = Child({"ip", "netns", "exec", lab_->ns_b, bin("dataplane/services/ferry-device-node"),
-                 dir_ + "/device-node.yaml"},
-                dir_ + "/dn.log");
+    dn_ =
+        Child({"ip", "netns", "exec", lab_->ns_b,
+               bin(ferry::testing::service_path("ferry-device-node")), dir_ + "/device-node.yaml"},
+              dir_ + "/dn.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();
-    dp_ = Child({"ip", "netns", "exec", lab_->ns_a, bin("dataplane/services/ferry-dataplane"),
-                 dir_ + "/dataplane.yaml"},
+    dp_ = Child({"ip", "netns", "exec", lab_->ns_a,
+                 bin(ferry::testing::service_path("ferry-dataplane")), dir_ + "/dataplane.yaml"},
                 dir_ + "/dp.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
   }

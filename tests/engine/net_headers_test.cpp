@@ -1,6 +1,6 @@
 // The DPDK transport's Ethernet/IPv4/UDP/ARP code, checked against known values and against
 // itself (what it builds, it parses; one flipped bit and the checksum catches it).
-#include "net_headers.h"
+#include "transport/net_headers.h"
 
 #include <gtest/gtest.h>
 

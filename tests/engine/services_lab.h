@@ -18,6 +18,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_path.h"
 
 namespace ferry::testing {
 
@@ -66,13 +67,13 @@ class ServicesLab : public ::testing::Test {
                 "netns",
                 "exec",
                 lab_->ns_b,
-                bin("dataplane/services/ferry-device-node"),
+                bin(ferry::testing::service_path("ferry-device-node")),
                 dir_ + "/device-node.yaml"};
     dp_args_ = {"ip",
                 "netns",
                 "exec",
                 lab_->ns_a,
-                bin("dataplane/services/ferry-dataplane"),
+                bin(ferry::testing::service_path("ferry-dataplane")),
                 dir_ + "/dataplane.yaml"};
     start_dn();
     start_dp();

@@ -1,4 +1,4 @@
-// The fault-injection decorator (dataplane/engine/fault_transport.h) around real kernel-udp
+// The fault-injection decorator (engine/transport/fault_transport.h) around real kernel-udp
 // sockets on loopback: each kind happens at its configured rate and is counted, reordering
 // stays within its bound, delays hold frames for their time and no longer, the same seed
 // makes the same decisions, rx faults work like tx ones; and two engines over it (corruption
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine_test_util.h"
-#include "fault_transport.h"
+#include "transport/fault_transport.h"
 #include "ferry/proto/frame.h"
 #include "seq_handlers.h"
 

@@ -24,6 +24,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_path.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -103,7 +104,7 @@ class Faults : public ::testing::Test {
     dpf.close();
     auto cmd = [&](const std::string &ns, const std::string &service, const std::string &cfg) {
       return std::vector<std::string>{
-          "ip", "netns", "exec", ns, bin("dataplane/services/" + service), cfg};
+          "ip", "netns", "exec", ns, bin(ferry::testing::service_path(service)), cfg};
     };
     dn_ = Child(cmd(lab_->ns_b, "ferry-device-node", dir_ + "/device-node.yaml"), dir_ + "/dn.log");
     ASSERT_TRUE(wait_for_file(dir_ + "/dn.ready", dn_, 20000)) << dn_.log_tail();

@@ -5,7 +5,7 @@
 #   lab_test.sh SOURCE_DIR BUILD_DIR [CASE...]
 set -uo pipefail
 src=$1 build=$2; shift 2
-export FERRY_BIN=$build/dataplane/services FERRY_BUILD_DIR=$build
+export FERRY_BIN=$build FERRY_BUILD_DIR=$build
 state=${FERRY_LAB_STATE:-/run/ferry-lab}
 lab() { bash "$src/scripts/lab.sh" "$@"; }
 passed=0 failed=0

@@ -7,7 +7,7 @@
 #   stats_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1 build=$2
-export FERRY_BIN=$build/dataplane/services FERRY_BUILD_DIR=$build
+export FERRY_BIN=$build FERRY_BUILD_DIR=$build
 state=${FERRY_LAB_STATE:-/run/ferry-lab}
 lab() { bash "$src/scripts/lab.sh" "$@"; }
 stats() { python3 "$src/scripts/stats.py" "$@"; }

@@ -112,7 +112,7 @@ struct DataplaneConfig {
   std::vector<GuestRegion> guests;
   FaultConfig faults;  // off unless configured
   // Polling lanes: 1 runs everything on the main lcore; N > 1 runs one engine per lane on
-  // its own lcore, lane i talking to the peer's lane i on port + i (dataplane/engine/README.md).
+  // its own lcore, lane i talking to the peer's lane i on port + i (engine/README.md).
   uint32_t lanes = 1;
   uint32_t housekeeping_every = 1024;  // loop iterations between housekeeping passes
   std::string ready_file;              // written once the service serves (lab waits for it)

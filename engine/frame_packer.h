@@ -1,0 +1,38 @@
+// The engine's RecordSink: packs the records the layer above emits into frames built in place
+// in the TX window, several per frame while they wait together. A frame is closed when the
+// next record does not fit or at the end of the poll iteration (flush). A full window refuses
+// the record (backpressure); a record that could never fit a frame is dropped and counted.
+#pragma once
+
+#include <cstdint>
+
+#include "ferry/engine/engine.h"
+#include "ferry/proto/frame.h"
+#include "ferry/proto/record_sink.h"
+#include "reliability/reliable_tx.h"
+
+namespace ferry::engine {
+
+class FramePacker final : public proto::RecordSink {
+ public:
+  FramePacker(TxWindow &tx, EngineCounters &c, ChannelCounters &ch, const uint32_t &epoch)
+      : tx_(tx), c_(c), ch_(ch), epoch_(epoch), writer_({}) {}
+
+  bool emit(proto::RecordType type, uint32_t channel, std::span<const uint8_t> head,
+            std::span<const uint8_t> tail = {}) override;
+  // Closes the frame being built, if any.
+  void close();
+  // Forgets the frame being built (its slot is reused).
+  void abandon() { open_ = false; }
+
+ private:
+  bool open_slot();
+  TxWindow &tx_;
+  EngineCounters &c_;
+  ChannelCounters &ch_;
+  const uint32_t &epoch_;
+  proto::FrameWriter writer_;
+  bool open_ = false;
+};
+
+}  // namespace ferry::engine
