@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace ferry::config {
@@ -72,6 +73,17 @@ MapReader::MapReader(const std::string &file, const YAML::Node &node, std::strin
     : file_(file), node_(node), path_(std::move(path)) {
   if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap())
     throw ConfigError(file_, line_of(node_), path_, "must be a mapping of keys to values");
+  // yaml-cpp keeps every pair of a mapping and lookups see the first: a key written twice
+  // would silently lose its second value, so it is an error at the second one's line.
+  if (!node_.IsMap()) return;
+  std::set<std::string> seen;
+  for (const auto &kv : node_) {
+    if (!kv.first.IsScalar()) continue;  // only() names these
+    if (!seen.insert(kv.first.Scalar()).second)
+      throw ConfigError(file_, line_of(kv.first), key_path(kv.first.Scalar().c_str()),
+                        "duplicate key (first at line " +
+                            std::to_string(line_of(node_[kv.first.Scalar()])) + ")");
+  }
 }
 
 int MapReader::line() const {

@@ -81,6 +81,23 @@ TEST(GuestConfig, nested_unknown_key_names_its_path) {
   EXPECT_EQ(e.line(), 10);
 }
 
+TEST(GuestConfig, a_key_written_twice_is_an_error_at_its_second_line) {
+  TempYaml y("region: r\npsk_file: p\nmmio_timeout_ms: 100\nqueues: 2\nmmio_timeout_ms: 5\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.file(), y.path());
+  EXPECT_EQ(e.key(), "mmio_timeout_ms");
+  EXPECT_EQ(e.line(), 5);
+  EXPECT_NE(std::string(e.what()).find("duplicate key (first at line 3)"), std::string::npos)
+      << e.what();
+}
+
+TEST(DataplaneConfig, a_nested_key_written_twice_names_its_path) {
+  TempYaml y("transport:\n  kind: kernel-udp\n  kind: kernel-tcp\n");
+  ConfigError e = expect_error([&] { load_dataplane(y.path()); });
+  EXPECT_EQ(e.key(), "transport.kind");
+  EXPECT_EQ(e.line(), 3);
+}
+
 TEST(GuestConfig, out_of_range_value_names_the_allowed_range) {
   TempYaml y("region: r\npsk_file: p\nmmio_timeout_ms: 0\n");
   ConfigError e = expect_error([&] { load_guest(y.path()); });
@@ -281,9 +298,9 @@ namespace {
 TEST(PciAddress, accepts_what_dpdk_takes_and_refuses_the_rest) {
   for (const char *ok : {"0000:00:1f.7", "00:02.0", "10000:3a:00.1", "0:0:0.0", "ABCD:EF:1F.0"})
     EXPECT_TRUE(is_pci_address(ok)) << ok;
-  for (const char *bad : {"0000:00:20.0", "0000:00:1f.8", "zz:00.0", " 00:01.0", "00:01.0 ",
-                          "0:0:0:0.0", "00:01", "", "000:0000:00.0", "123456789:00:00.0",
-                          "00:01.0.1", "+0:01.0"})
+  for (const char *bad :
+       {"0000:00:20.0", "0000:00:1f.8", "zz:00.0", " 00:01.0", "00:01.0 ", "0:0:0:0.0", "00:01", "",
+        "000:0000:00.0", "123456789:00:00.0", "00:01.0.1", "+0:01.0"})
     EXPECT_FALSE(is_pci_address(bad)) << bad;
 }
 
