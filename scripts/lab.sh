@@ -215,5 +215,5 @@ case "${1:-}" in
   up) shift; lab_up "$@" ;;
   down) lab_down ;;
   status) lab_status ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
