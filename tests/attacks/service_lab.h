@@ -1,5 +1,5 @@
 // Both services for real, for the attack tests: ferry-device-node in one namespace, ferry-
-// dataplane in the other (names unique to the test process, see tests/engine/lab.h), kernel-
+// dataplane in the other (names unique to the test process, see tests/support/lab.h), kernel-
 // udp over a veth between them, one guest region in hugetlbfs. The test process itself is the
 // guest: it opens the device through the C API and can read the shim's own counters.
 #pragma once

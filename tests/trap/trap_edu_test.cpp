@@ -1,6 +1,6 @@
 // End to end without the network: the pointer-access edu driver (guest-shim/examples/
 // edu-mapped) on the BAR0 ferry_map_bar() hands out, against the real relay, device node and
-// edu model of tests/guest's in-process responder.
+// edu model of tests/support's in-process responder.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -146,7 +146,7 @@ class E2e : public ::testing::Test {
 
   // The 8-byte MMIO read round trip on guest 1, printed and recorded as a test property.
   void measure(const std::string &label) {
-    Child c({bin("tests/engine/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
+    Child c({bin("tests/services/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
             dir_ + "/latency.log");
     ASSERT_EQ(c.wait(60000), 0) << c.log_tail();
     std::string line = c.log_tail();

@@ -3,7 +3,7 @@
 // socket per lane), kernel-tcp (one connection per lane) and DPDK af_packet (the port on the
 // main lcore, the lanes on workers behind rte_rings). Each lane's counters are read back
 // through telemetry, and both services shut down cleanly. The 8-byte MMIO read round trip of
-// a lane-0 guest is printed for comparison with the one-lane figures of engine_e2e.
+// a lane-0 guest is printed for comparison with the one-lane figures of services_e2e.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,7 +165,7 @@ class Lanes : public ::testing::Test {
   }
 
   void measure(const std::string &label) {
-    Child c({bin("tests/engine/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
+    Child c({bin("tests/services/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
             dir_ + "/latency.log");
     ASSERT_EQ(c.wait(60000), 0) << c.log_tail();
     std::string line = c.log_tail();

@@ -102,7 +102,7 @@ class ServicesLab : public ::testing::Test {
                       bool keylog = false) {
     keylog_ = keylog ? dir_ + "/keylog" : "-";
     std::remove((dir_ + "/stop").c_str());
-    wl_ = Child({bin("tests/engine/ferry-guest-workload"), dir_ + "/guest.yaml", dir_ + "/stop",
+    wl_ = Child({bin("tests/services/ferry-guest-workload"), dir_ + "/guest.yaml", dir_ + "/stop",
                  keylog_, std::to_string(max_cycles), std::to_string(pace_us)},
                 dir_ + "/workload.log");
   }

@@ -1,6 +1,6 @@
 // ferry-trap-edu-bench: the added cost of transparency on the local baseline. The same edu
 // register accesses through the accessor API and through the BAR ferry_map_bar() maps, against
-// tests/guest's in-process responder (real rings, crypto, relay, device node; no network).
+// tests/support's in-process responder (real rings, crypto, relay, device node; no network).
 //   ferry-trap-edu-bench [samples]
 #include <time.h>
 

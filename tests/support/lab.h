@@ -1,6 +1,7 @@
-// The engine tests' lab: a veth pair between two network namespaces made for the test (names
-// unique per test process, so two runs on one machine do not collide), entering a namespace
-// from a thread, free ports, and child processes with logs. Plumbing is scripts/netns.sh.
+// The lab of the engine, services, faults and attacks tests: a veth pair between two network
+// namespaces made for the test (names unique per test process, so two runs on one machine do
+// not collide), entering a namespace from a thread, free ports, and child processes with logs.
+// Plumbing is scripts/netns.sh.
 #pragma once
 
 #include <sys/types.h>
