@@ -7,38 +7,14 @@
 #include <fstream>
 #include <string>
 
+#include "config_file.h"
 #include "ferry/config/config.h"
 
 namespace ferry::config {
 namespace {
 
-class TempYaml {
- public:
-  explicit TempYaml(const std::string &text) {
-    char tmpl[] = "/tmp/ferry-lanes-config-XXXXXX";
-    int fd = mkstemp(tmpl);
-    EXPECT_GE(fd, 0);
-    close(fd);
-    path_ = tmpl;
-    std::ofstream(path_) << text;
-  }
-  ~TempYaml() { std::remove(path_.c_str()); }
-  const std::string &path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-template <typename F>
-ConfigError expect_error(F load) {
-  try {
-    load();
-  } catch (const ConfigError &e) {
-    return e;
-  }
-  ADD_FAILURE() << "no ConfigError thrown";
-  return ConfigError("", 0, "", "");
-}
+using testing::TempYaml;
+using testing::expect_error;
 
 // Line numbers below count from 1 in these texts.
 const char *kDataplane =

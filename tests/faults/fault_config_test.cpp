@@ -8,27 +8,13 @@
 #include <fstream>
 #include <string>
 
+#include "config_file.h"
 #include "ferry/config/config.h"
 
 namespace ferry::config {
 namespace {
 
-class TempYaml {
- public:
-  explicit TempYaml(const std::string &text) {
-    char tmpl[] = "/tmp/ferry-fault-config-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    EXPECT_GE(fd, 0);
-    close(fd);
-    path_ = tmpl;
-    std::ofstream(path_) << text;
-  }
-  ~TempYaml() { std::remove(path_.c_str()); }
-  const std::string &path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempYaml;
 
 const std::string kDataplane =
     "transport: {kind: kernel-udp, local: {ip: 10.0.0.1, port: 7000}, peer: {ip: 10.0.0.2, "
