@@ -18,63 +18,30 @@
 
 #include "ferry/proto/frame.h"
 #include "ferry/proto/shm_layout.h"
+#include "fuzz_support.h"
 #include "relay/host_region.h"
 #include "relay/host_relay.h"
 
 namespace {
 
 using namespace ferry::proto;
+using ferry::fuzz::Input;
 
 constexpr uint32_t kChunk = 256;
 constexpr uint32_t kChunks = 8;
 constexpr uint32_t kChannel = 5;
 constexpr uint64_t kDmaBase = 0x200000;
 
-// Reports which invariant broke, then traps (libFuzzer keeps the input).
-[[noreturn]] void fail(int line) {
-  std::fprintf(stderr, "fuzz_chunk_meta: invariant at line %d broken\n", line);
-  __builtin_trap();
-}
-#define violation() fail(__LINE__)
-
 struct World {
-  World() {
-    ferry::config::GuestRegion r;
-    r.path = "/dev/shm/ferry-fuzz-chunk-meta-" + std::to_string(getpid());
-    r.channel = kChannel;
-    r.ring_slots = 8;
-    r.chunk_size = kChunk;
-    r.n_chunks = kChunks;
-    r.dma_base = kDmaBase;
-    region = std::make_unique<ferry::dataplane::HostRegion>(r);
-  }
-  std::unique_ptr<ferry::dataplane::HostRegion> region;
+  std::unique_ptr<ferry::dataplane::HostRegion> region =
+      std::make_unique<ferry::dataplane::HostRegion>(
+          ferry::fuzz::shm_region("fuzz-chunk-meta", kChannel, 8, kChunk, kChunks, kDmaBase));
 };
 
 World &world() {
   static World w;
   return w;
 }
-
-class Input {
- public:
-  Input(const uint8_t *d, size_t n) : d_(d), n_(n) {}
-  bool done() const { return pos_ >= n_; }
-  uint8_t u8() { return pos_ < n_ ? d_[pos_++] : 0; }
-  uint64_t u64(int bytes = 8) {
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(u8()) << (8 * i);
-    return v;
-  }
-  void bytes(void *out, size_t n) {
-    auto *o = static_cast<uint8_t *>(out);
-    for (size_t i = 0; i < n; ++i) o[i] = u8();
-  }
-
- private:
-  const uint8_t *d_;
-  size_t n_, pos_ = 0;
-};
 
 // Checks each kDmaData piece against the region as it is when emitted.
 class CheckingSink final : public RecordSink {
@@ -88,21 +55,22 @@ class CheckingSink final : public RecordSink {
     }
     std::vector<uint8_t> payload(head.begin(), head.end());
     payload.insert(payload.end(), tail.begin(), tail.end());
-    if (type != RecordType::kDmaData || channel != kChannel) violation();
-    if (check_record(type, payload) != Status::kOk) violation();
+    if (type != RecordType::kDmaData || channel != kChannel) FUZZ_VIOLATION();
+    if (check_record(type, payload) != Status::kOk) FUZZ_VIOLATION();
     DmaPiece p;
     std::memcpy(&p, payload.data(), sizeof(p));
     const int64_t idx = region_.chunk_index(p.addr.get());
     if (p.status != static_cast<uint8_t>(Status::kOk)) {
-      if (payload.size() != sizeof(p)) violation();  // a failure carries no bytes
+      if (payload.size() != sizeof(p)) FUZZ_VIOLATION();  // a failure carries no bytes
       return true;
     }
-    if (idx < 0) violation();  // bytes served for an address outside the window
+    if (idx < 0) FUZZ_VIOLATION();  // bytes served for an address outside the window
     const uint64_t off = p.piece_off.get(), n = p.piece_len.get();
-    if (p.chunk_len.get() > kChunk || off + n > p.chunk_len.get()) violation();
+    if (p.chunk_len.get() > kChunk || off + n > p.chunk_len.get()) FUZZ_VIOLATION();
     const uint8_t *chunk = region_.chunk(static_cast<uint32_t>(idx));
-    if (std::memcmp(payload.data() + sizeof(p), chunk + off, n) != 0) violation();
-    if (std::memcmp(p.tag, region_.meta(static_cast<uint32_t>(idx))->tag, 16) != 0) violation();
+    if (std::memcmp(payload.data() + sizeof(p), chunk + off, n) != 0) FUZZ_VIOLATION();
+    if (std::memcmp(p.tag, region_.meta(static_cast<uint32_t>(idx))->tag, 16) != 0)
+      FUZZ_VIOLATION();
     ++pieces;
     return true;
   }
@@ -176,12 +144,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         relay.on_record(rec, sink);
         if (relay.counters().dma_write_pieces != stored) {
           const int64_t idx = region.chunk_index(p.addr.get());
-          if (idx < 0 || p.piece_off.get() + n > kChunk) violation();
+          if (idx < 0 || p.piece_off.get() + n > kChunk) FUZZ_VIOLATION();
           const uint8_t *c = region.chunk(static_cast<uint32_t>(idx)) + p.piece_off.get();
           for (uint32_t i = 0; i < n; ++i)
-            if (c[i] != fill) violation();
+            if (c[i] != fill) FUZZ_VIOLATION();
           if (std::memcmp(region.meta(static_cast<uint32_t>(idx))->tag, p.tag, 16) != 0)
-            violation();
+            FUZZ_VIOLATION();
         }
         break;
       }
@@ -193,6 +161,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     }
   }
-  if (std::memcmp(header.data(), region.base(), offsetof(ShmHeader, host)) != 0) violation();
+  if (std::memcmp(header.data(), region.base(), offsetof(ShmHeader, host)) != 0) FUZZ_VIOLATION();
   return 0;
 }

@@ -17,10 +17,12 @@
 #include "device.h"
 #include "ferry/proto/session.h"
 #include "ferry/proto/shm_ring.h"
+#include "fuzz_support.h"
 #include "relay/host_region.h"
 
 namespace {
 
+using ferry::fuzz::Input;
 using ferry::proto::Descriptor;
 
 constexpr uint32_t kSlots = 16;
@@ -36,27 +38,16 @@ uint8_t chunk_byte(uint64_t v, size_t i) {
 }
 
 ferry::proto::SessionSecrets secrets() {
-  ferry::proto::SessionSecrets s;
-  s.params.n_queues = 1;
-  s.params.channel = kChannel;
-  s.session_id = 42;
-  s.streams.resize(s.n_streams());
-  for (size_t i = 0; i < s.streams.size(); ++i) {
-    for (size_t k = 0; k < 32; ++k) s.streams[i].key[k] = static_cast<uint8_t>(i * 37 + k);
-    s.streams[i].salt = static_cast<uint32_t>(0x1000 + i);
-  }
-  return s;
+  ferry::proto::SessionParams p;
+  p.n_queues = 1;
+  p.channel = kChannel;
+  return ferry::fuzz::fixed_secrets(p, 42, 0, 37, 0x1000);
 }
 
 struct World {
   World() {
-    ferry::config::GuestRegion r;
-    r.path = "/dev/shm/ferry-fuzz-completion-" + std::to_string(getpid());
-    r.channel = kChannel;
-    r.ring_slots = kSlots;
-    r.chunk_size = kChunk;
-    r.n_chunks = kChunks;
-    r.dma_base = kDmaBase;
+    const ferry::config::GuestRegion r =
+        ferry::fuzz::shm_region("fuzz-completion", kChannel, kSlots, kChunk, kChunks, kDmaBase);
     region = std::make_unique<ferry::dataplane::HostRegion>(r);
     aead = ferry::proto::Aead::create_best();
     device_crypto = std::make_unique<ferry::proto::SessionCrypto>(*aead, secrets());
@@ -75,30 +66,6 @@ World &world() {
   return w;
 }
 
-class Input {
- public:
-  Input(const uint8_t *d, size_t n) : d_(d), n_(n) {}
-  bool done() const { return pos_ >= n_; }
-  uint8_t u8() { return pos_ < n_ ? d_[pos_++] : 0; }
-  uint64_t u64(int bytes = 8) {
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(u8()) << (8 * i);
-    return v;
-  }
-  void bytes(void *out, size_t n) {
-    auto *o = static_cast<uint8_t *>(out);
-    for (size_t i = 0; i < n; ++i) o[i] = u8();
-  }
-
- private:
-  const uint8_t *d_;
-  size_t n_, pos_ = 0;
-};
-
-void violation() {
-  __builtin_trap();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -110,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t dma = 0;
   int err = 0;
   auto *buf = static_cast<uint8_t *>(dev->dma_alloc(4 * kChunk, dma, err));
-  if (buf == nullptr) violation();
+  if (buf == nullptr) FUZZ_VIOLATION();
   std::memset(buf, kSentinel, 4 * kChunk);
 
   ferry::proto::RingHeader *cq = region.cq(0);
@@ -216,7 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         std::memset(buf, kSentinel, 4 * kChunk);
         if (dev->sync_for_cpu(0, dma + off, len) != 0) {
           for (size_t i = 0; i < 4 * kChunk; ++i)
-            if (buf[i] != kSentinel) violation();  // a failed sync copied something
+            if (buf[i] != kSentinel) FUZZ_VIOLATION();  // a failed sync copied something
           break;
         }
         for (size_t i = 0; i < 4 * kChunk; ++i) {
@@ -224,7 +191,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           const uint32_t c = static_cast<uint32_t>((dma - kDmaBase) / kChunk + i / kChunk);
           bool authentic = false;
           for (uint64_t v : versions[c]) authentic |= buf[i] == chunk_byte(v, i % kChunk);
-          if (!authentic) violation();  // bytes no device chunk ever held
+          if (!authentic) FUZZ_VIOLATION();  // bytes no device chunk ever held
         }
         break;
       }
@@ -234,13 +201,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint64_t value = 0;
         if (dev->wait_completion(0, seq, value) == 0) {
           auto it = completions.find(seq);
-          if (it == completions.end() || it->second != value) violation();
+          if (it == completions.end() || it->second != value) FUZZ_VIOLATION();
         }
         break;
       }
       case 9: {
         uint32_t v = 0;
-        if (dev->wait_irq(0, v, 0) == 0 && (v & ~irqs) != 0) violation();
+        if (dev->wait_irq(0, v, 0) == 0 && (v & ~irqs) != 0) FUZZ_VIOLATION();
         break;
       }
     }

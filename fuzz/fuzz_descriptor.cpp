@@ -11,6 +11,7 @@
 
 #include "ferry/proto/descriptor.h"
 #include "ferry/proto/session.h"
+#include "fuzz_support.h"
 
 using namespace ferry::proto;
 
@@ -18,18 +19,12 @@ namespace {
 
 // The fixed session the seed corpus in fuzz/corpus/fuzz_descriptor/ was sealed with.
 SessionSecrets fixed_secrets(Security sec) {
-  SessionSecrets s;
-  s.params.security = sec;
-  s.params.key_bytes = 32;
-  s.params.n_queues = 2;
-  s.params.channel = 1;
-  s.session_id = 1;
-  s.streams.resize(s.n_streams());
-  for (size_t i = 0; i < s.streams.size(); ++i) {
-    for (size_t j = 0; j < 32; ++j) s.streams[i].key[j] = static_cast<uint8_t>(0x40 + i + j);
-    s.streams[i].salt = 0xf0000000u + static_cast<uint32_t>(i);
-  }
-  return s;
+  SessionParams p;
+  p.security = sec;
+  p.key_bytes = 32;
+  p.n_queues = 2;
+  p.channel = 1;
+  return ferry::fuzz::fixed_secrets(p, 1, 0x40, 1, 0xf0000000u);
 }
 
 struct Sessions {

@@ -23,6 +23,7 @@
 #include "ferry/proto/frame.h"
 #include "ferry/proto/handshake.h"
 #include "ferry/proto/session.h"
+#include "fuzz_support.h"
 
 using namespace ferry;
 using proto::Descriptor;
@@ -38,9 +39,7 @@ constexpr size_t kMaxOps = 512;
 constexpr size_t kMaxQueued = 4096;
 
 proto::Psk fixed_psk() {
-  proto::Psk p;
-  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>(0x30 + i);
-  return p;
+  return fuzz::fixed_psk(0x30);
 }
 
 const std::string &psk_path() {
@@ -83,29 +82,6 @@ class HostSink final : public proto::RecordSink {
     return true;
   }
   std::vector<Record> queued;
-};
-
-class Reader {
- public:
-  Reader(const uint8_t *d, size_t n) : d_(d), n_(n) {}
-  bool empty() const { return pos_ >= n_; }
-  uint64_t take(size_t bytes) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; ++i)
-      v |= static_cast<uint64_t>(pos_ < n_ ? d_[pos_++] : 0) << (8 * i);
-    return v;
-  }
-  std::span<const uint8_t> span(size_t len) {
-    len = std::min(len, n_ - std::min(pos_, n_));
-    std::span<const uint8_t> s(d_ + pos_, len);
-    pos_ += len;
-    return s;
-  }
-
- private:
-  const uint8_t *d_;
-  size_t n_;
-  size_t pos_ = 0;
 };
 
 struct Harness {
@@ -275,21 +251,21 @@ struct Harness {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
-  Reader in(data + 1, size - 1);
+  fuzz::Input in(data + 1, size - 1);
   Harness h((data[0] & 1) != 0);
   if (!h.handshake()) std::abort();  // a genuine guest must always get a session
-  for (size_t ops = 0; ops < kMaxOps && !in.empty(); ++ops) {
-    const unsigned op = in.take(1) % 8;
+  for (size_t ops = 0; ops < kMaxOps && !in.done(); ++ops) {
+    const unsigned op = in.u8() % 8;
     switch (op) {
       case 0: {  // a raw record, not validated by any frame reader
-        auto type = static_cast<RecordType>(in.take(1));
-        const uint32_t channel = in.take(1) % 3;
-        h.deliver(type, channel, in.span(in.take(2) % 2048));
+        auto type = static_cast<RecordType>(in.u8());
+        const uint32_t channel = in.u8() % 3;
+        h.deliver(type, channel, in.span(in.u64(2) % 2048));
         break;
       }
       case 1: {  // a whole frame, as the engine would parse it
         proto::FrameReader reader;
-        if (reader.parse(in.span(in.take(2) % 4096)) != proto::Status::kOk) break;
+        if (reader.parse(in.span(in.u64(2) % 4096)) != proto::Status::kOk) break;
         proto::RecordView r;
         while (reader.next(r)) h.node->on_record(h.sink, r);
         break;
@@ -297,11 +273,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 2:
       case 3: {  // a sealed MMIO request
         const bool write = op == 3;
-        const uint16_t q = in.take(1) % 3;  // queue 2 does not exist: malformed
-        const uint8_t bar = static_cast<uint8_t>(in.take(1));
-        const uint8_t size_sel = static_cast<uint8_t>(in.take(1));
-        uint64_t offset = in.take(4);
-        uint64_t value = in.take(8);
+        const uint16_t q = in.u8() % 3;  // queue 2 does not exist: malformed
+        const uint8_t bar = static_cast<uint8_t>(in.u8());
+        const uint8_t size_sel = static_cast<uint8_t>(in.u8());
+        uint64_t offset = in.u64(4);
+        uint64_t value = in.u64(8);
         if (bar & 0x80) offset &= 0xf8;                          // the register area
         if (size_sel & 0x80) value = kBase + (value & 0xfffff);  // a DMA address
         Descriptor d{};
@@ -322,24 +298,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       }
       case 4: {  // guest writes and announces DMA chunks
-        const uint8_t first = static_cast<uint8_t>(in.take(1));
-        const uint8_t count = static_cast<uint8_t>(in.take(1));
-        h.guest_dma(first, count, static_cast<uint8_t>(in.take(1)));
+        const uint8_t first = static_cast<uint8_t>(in.u8());
+        const uint8_t count = static_cast<uint8_t>(in.u8());
+        h.guest_dma(first, count, static_cast<uint8_t>(in.u8()));
         break;
       }
       case 5: {  // the host tampers with a stored chunk
-        auto it = h.window.lower_bound(kBase + in.take(1) * kChunk);
-        const uint64_t off = in.take(2) % kChunk;
-        const uint8_t x = static_cast<uint8_t>(in.take(1) | 1);
+        auto it = h.window.lower_bound(kBase + in.u8() * kChunk);
+        const uint64_t off = in.u64(2) % kChunk;
+        const uint8_t x = static_cast<uint8_t>(in.u8() | 1);
         if (it != h.window.end() && off < it->second.bytes.size()) it->second.bytes[off] ^= x;
         break;
       }
       case 6:  // time passes; the host serves the device
-        h.poll(in.take(2) * 10'000);
+        h.poll(in.u64(2) * 10'000);
         break;
       case 7: {  // the host replays an earlier sealed descriptor
         if (h.sent.empty()) break;
-        const Descriptor &d = h.sent[in.take(1) % h.sent.size()];
+        const Descriptor &d = h.sent[in.u8() % h.sent.size()];
         h.deliver(RecordType::kDescriptor, kChannel,
                   {reinterpret_cast<const uint8_t *>(&d), sizeof(d)});
         break;

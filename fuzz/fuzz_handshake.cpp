@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ferry/proto/handshake.h"
+#include "fuzz_support.h"
 
 using namespace ferry::proto;
 
@@ -16,9 +17,7 @@ namespace {
 
 // The PSK and device id the seed corpus was made with.
 Psk fixed_psk() {
-  Psk p;
-  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>(0xa0 + i);
-  return p;
+  return ferry::fuzz::fixed_psk(0xa0);
 }
 constexpr uint32_t kDeviceId = 0xed;
 
