@@ -184,24 +184,17 @@ void TestGuest::on_descriptor(const Descriptor &raw) {
 }
 
 uint64_t TestGuest::post_read(unsigned bar, uint64_t off, unsigned size, uint16_t q) {
-  Descriptor d{};
-  d.hdr.kind = static_cast<uint8_t>(Kind::kMmioRead);
-  d.hdr.queue.set(q);
-  d.hdr.channel.set(o_.channel);
-  const uint64_t seq = next_seq(q);
-  d.hdr.seq.set(seq);
-  d.body.op = d.hdr.kind;
-  d.body.bar = static_cast<uint8_t>(bar);
-  d.body.size = static_cast<uint8_t>(size);
-  d.body.offset.set(off);
-  crypto_->seal(Dir::kGuestToDevice, d);
-  send_raw(d);
-  return seq;
+  return post_mmio(Kind::kMmioRead, bar, off, size, 0, q);
 }
 
 uint64_t TestGuest::post_write(unsigned bar, uint64_t off, unsigned size, uint64_t v, uint16_t q) {
+  return post_mmio(Kind::kMmioWrite, bar, off, size, v, q);
+}
+
+uint64_t TestGuest::post_mmio(Kind kind, unsigned bar, uint64_t off, unsigned size, uint64_t v,
+                              uint16_t q) {
   Descriptor d{};
-  d.hdr.kind = static_cast<uint8_t>(Kind::kMmioWrite);
+  d.hdr.kind = static_cast<uint8_t>(kind);
   d.hdr.queue.set(q);
   d.hdr.channel.set(o_.channel);
   const uint64_t seq = next_seq(q);

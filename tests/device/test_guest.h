@@ -133,6 +133,8 @@ class TestGuest {
 
  private:
   friend class TestBench;
+  uint64_t post_mmio(proto::Kind kind, unsigned bar, uint64_t off, unsigned size, uint64_t v,
+                     uint16_t q);
   void on_descriptor(const proto::Descriptor &d);
   void on_dma_write(const proto::DmaPiece &p, std::span<const uint8_t> bytes);
   void serve_read(const proto::DmaReadReq &r);
