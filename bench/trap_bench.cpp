@@ -7,12 +7,12 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
+#include "samples_arg.h"
 #include "trap/trap.h"
 #include "trap/trap_internal.h"
 
@@ -61,16 +61,7 @@ void report(const char *what, const std::vector<double> &ns) {
 
 int main(int argc, char **argv) {
   unsigned samples = 2000;
-  if (argc > 1) {
-    char *end = nullptr;
-    errno = 0;
-    const unsigned long v = std::strtoul(argv[1], &end, 10);
-    if (errno != 0 || *end != '\0' || v == 0 || v > 10000000) {
-      std::fprintf(stderr, "usage: %s [samples 1..10000000]\n", argv[0]);
-      return 2;
-    }
-    samples = static_cast<unsigned>(v);
-  }
+  if (!samples_arg(argc, argv, 10000000, samples)) return 2;
   constexpr unsigned kBatch = 16;
 
   // Before the engine installs its handler (it chains to whatever is there, so restore the

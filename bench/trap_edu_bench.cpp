@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 
 #include "edu_hw.h"
 #include "guest_fixture.h"
+#include "samples_arg.h"
 
 namespace {
 
@@ -46,16 +46,7 @@ void report(const char *what, const std::vector<double> &ns) {
 
 int main(int argc, char **argv) {
   unsigned samples = 5000;
-  if (argc > 1) {
-    char *end = nullptr;
-    errno = 0;
-    const unsigned long v = std::strtoul(argv[1], &end, 10);
-    if (errno != 0 || *end != '\0' || v == 0 || v > 1000000) {
-      std::fprintf(stderr, "usage: %s [samples 1..1000000]\n", argv[0]);
-      return 2;
-    }
-    samples = static_cast<unsigned>(v);
-  }
+  if (!samples_arg(argc, argv, 1000000, samples)) return 2;
   ferry::testing::Responder responder;
   auto dev = ferry::testing::open_guest(responder.guest_config());
   if (!dev) return 1;
