@@ -31,6 +31,7 @@
 
 #include "ferry/proto/descriptor.h"
 #include "ferry/proto/shm_layout.h"
+#include "hostile_index.h"
 
 using namespace ferry::proto;
 
@@ -122,17 +123,7 @@ int main(int argc, char **argv) {
       const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
       uint64_t writes = 0;
       while (std::chrono::steady_clock::now() < end) {
-        std::atomic_ref<uint32_t> idx(*targets[rng() % 4]);
-        switch (rng() % 3) {
-          case 0:
-            idx.fetch_add(1 + rng() % 100000);
-            break;
-          case 1:
-            idx.fetch_sub(1 + rng() % 4);
-            break;
-          default:
-            idx.store(rng());
-        }
+        ferry::testing::scribble_index(*targets[rng() % 4], rng);
         ++writes;
         usleep(200 + rng() % 800);
       }

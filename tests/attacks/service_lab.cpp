@@ -49,7 +49,7 @@ ServiceLab::ServiceLab(const ServiceLabOptions &opt) {
   prefix_dn_ = "fa-" + net_->ns_a + "-dn";
   prefix_dp_ = "fa-" + net_->ns_a + "-dp";
   run_cmd("rm -rf " + dir_ + " && mkdir -p " + dir_);
-  run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + psk_ + " && chmod 600 " + psk_);
+  write_random_psk(psk_);
   std::ofstream(dir_ + "/guest.yaml")
       << "region: " << region_path() << "\npsk_file: " << psk_ << "\ndevice_id: 1\n"
       << "security: " << opt.security << "\nmmio_timeout_ms: " << opt.mmio_timeout_ms

@@ -6,8 +6,6 @@
 // publishes is always one whole publish.
 #include <gtest/gtest.h>
 #include <rte_eal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +23,7 @@
 #include "ferry/engine/eal.h"
 #include "ferry/engine/telemetry_queues.h"
 #include "guest_fixture.h"
+#include "lab.h"
 
 namespace ferry {
 namespace {
@@ -49,23 +48,8 @@ const auto *const g_env = ::testing::AddGlobalTestEnvironment(new EalEnv);
 
 // One command on this process's own telemetry socket; the JSON reply.
 std::string query(const std::string &cmd) {
-  const std::string path = std::string(rte_eal_get_runtime_dir()) + "/dpdk_telemetry.v2";
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0) {
-    std::vector<char> buf(1 << 16);
-    ssize_t n = read(fd, buf.data(), buf.size());  // the greeting
-    if (n > 0 && write(fd, cmd.data(), cmd.size()) == static_cast<ssize_t>(cmd.size())) {
-      n = read(fd, buf.data(), buf.size());
-      if (n > 0) out.assign(buf.data(), static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  return out;
+  return testing::telemetry_query_socket(
+      std::string(rte_eal_get_runtime_dir()) + "/dpdk_telemetry.v2", cmd);
 }
 
 // The rows of a /ferry/queues reply: name -> field -> value (numbers and strings as text).

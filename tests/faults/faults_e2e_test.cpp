@@ -25,6 +25,7 @@
 #include "lab.h"
 #include "require.h"
 #include "service_path.h"
+#include "services.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -72,8 +73,7 @@ class Faults : public ::testing::Test {
     FERRY_REQUIRE(lab_->ok(), lab_->error());
     dir_ = "/tmp/ferry-faults-" + lab_->ns_a;
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + dir_);
-    run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + dir_ + "/psk && chmod 600 " + dir_ +
-            "/psk");
+    write_random_psk(dir_ + "/psk");
     const std::string faults = "faults:\n  seed: " + std::to_string(seed) +
                                "\n  tx: " + kFaultRates + "\n  rx: " + kFaultRates + "\n";
     for (int g = 1; g <= kGuests; ++g) {
@@ -261,13 +261,7 @@ class Faults : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (dp_.running()) {
-      EXPECT_EQ(dp_.stop(5000), 0) << dp_.log_tail();
-    }
-    if (dn_.running()) {
-      EXPECT_EQ(dn_.stop(5000), 0) << dn_.log_tail();
-    }
-    for (auto &[who, prefix] : prefix_) remove_dpdk_runtime(prefix);
+    stop_services(dp_, dn_, prefix_);
     if (lab_) {
       run_cmd("rm -f /dev/hugepages/" + lab_->ns_a + "-fault-region*");
       if (!HasFailure()) run_cmd("rm -rf " + dir_);

@@ -16,6 +16,7 @@
 
 #include "guest_fixture.h"
 #include "hostile.h"
+#include "hostile_index.h"
 
 namespace ferry {
 namespace {
@@ -122,17 +123,7 @@ TEST(HostileRings, indices_scribbled_while_traffic_flows_never_yield_forged_data
         if (rng() % 8 != 0) return;
         uint32_t *targets[] = {&rr.region().cq(0)->prod.value, &rr.region().cq(0)->cons.value,
                                &rr.region().sq(0)->prod.value, &rr.region().sq(0)->cons.value};
-        std::atomic_ref<uint32_t> idx(*targets[rng() % 4]);
-        switch (rng() % 3) {
-          case 0:
-            idx.fetch_add(1 + rng() % 100000);
-            break;
-          case 1:
-            idx.fetch_sub(1 + rng() % 4);
-            break;
-          default:
-            idx.store(rng());
-        }
+        testing::scribble_index(*targets[rng() % 4], rng);
       },
       /*expect_recovery=*/false);
 }

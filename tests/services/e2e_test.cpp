@@ -13,9 +13,11 @@
 #include <map>
 #include <thread>
 
+#include "config_file.h"
 #include "lab.h"
 #include "require.h"
 #include "service_path.h"
+#include "services.h"
 
 namespace ferry::testing {
 namespace {
@@ -47,8 +49,7 @@ class E2e : public ::testing::Test {
     dir_ = "/tmp/ferry-e2e-" + lab_->ns_a;
     keys_ = dir_ + "/keys";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys_);
-    run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + keys_ + "/psk && chmod 600 " +
-            keys_ + "/psk");
+    write_random_psk(keys_ + "/psk");
     for (int g = 1; g <= guests; ++g) {
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: /dev/hugepages/" << lab_->ns_a << "-region" << g << "\n"
@@ -144,28 +145,8 @@ class E2e : public ::testing::Test {
     return rc;
   }
 
-  // The 8-byte MMIO read round trip on guest 1, printed and recorded as a test property.
-  void measure(const std::string &label) {
-    Child c({bin("tests/services/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
-            dir_ + "/latency.log");
-    ASSERT_EQ(c.wait(60000), 0) << c.log_tail();
-    std::string line = c.log_tail();
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    line = line.substr(line.rfind('\n') + 1);
-    std::printf("[ latency  ] %s: %s\n", label.c_str(), line.c_str());
-    RecordProperty("mmio_read_" + label, line);
-  }
-
   void TearDown() override {
-    if (dp_.running()) {
-      EXPECT_EQ(dp_.stop(5000), 0) << "ferry-dataplane did not shut down cleanly\n"
-                                   << dp_.log_tail();
-    }
-    if (dn_.running()) {
-      EXPECT_EQ(dn_.stop(5000), 0) << "ferry-device-node did not shut down cleanly\n"
-                                   << dn_.log_tail();
-    }
-    for (auto &[who, prefix] : prefix_) remove_dpdk_runtime(prefix);
+    stop_services(dp_, dn_, prefix_);
     if (lab_) {
       // The data plane removed its regions on the way out.
       struct stat st;
@@ -180,7 +161,7 @@ class E2e : public ::testing::Test {
     EXPECT_EQ(edu(1, &out), 0) << out << "\n--- dataplane\n"
                                << dp_.log_tail() << "\n--- device node\n"
                                << dn_.log_tail();
-    measure(label);
+    measure_mmio_read(label, dir_ + "/guest1.yaml", dir_ + "/latency.log");
   }
 
   std::unique_ptr<VethLab> lab_;
@@ -321,8 +302,8 @@ TEST_F(E2e, the_data_plane_serves_without_any_key_it_could_read) {
 }
 
 TEST(E2eConfig, a_bad_configuration_exits_2_naming_file_key_and_line) {
-  const std::string path = "/tmp/ferry-e2e-bad-" + std::to_string(getpid()) + ".yaml";
-  std::ofstream(path) << "eal: {lcores: [0]}\ntransport:\n  kind: carrier-pigeon\n";
+  const TempYaml yaml("eal: {lcores: [0]}\ntransport:\n  kind: carrier-pigeon\n");
+  const std::string &path = yaml.path();
   for (const char *service : {"ferry-dataplane", "ferry-device-node"}) {
     Child c({bin(ferry::testing::service_path(service)), path}, path + ".log");
     EXPECT_EQ(c.wait(10000), 2) << service;
@@ -331,7 +312,6 @@ TEST(E2eConfig, a_bad_configuration_exits_2_naming_file_key_and_line) {
     EXPECT_NE(log.find("kind"), std::string::npos) << log;
     EXPECT_NE(log.find(":3"), std::string::npos) << log;
   }
-  std::remove(path.c_str());
   std::remove((path + ".log").c_str());
 }
 

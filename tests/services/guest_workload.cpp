@@ -29,23 +29,14 @@
 #include <thread>
 
 #include "api_internal.h"
+#include "keylog.h"
 
 namespace {
 
 FILE *keylog = nullptr;
 
 void log_secrets(const ferry::proto::SessionSecrets &s) {
-  if (keylog == nullptr) return;
-  std::fprintf(keylog, "session %u %u %u %u %u\n", s.session_id, s.params.channel,
-               s.params.n_queues, s.params.key_bytes, static_cast<unsigned>(s.params.security));
-  for (size_t i = 0; i < s.streams.size(); ++i) {
-    std::fprintf(keylog, "stream %zu %u ", i, s.streams[i].salt);
-    for (uint8_t b : s.streams[i].key) std::fprintf(keylog, "%02x", b);
-    std::fputc(' ', keylog);
-    for (uint8_t b : s.streams[i].chain) std::fprintf(keylog, "%02x", b);
-    std::fputc('\n', keylog);
-  }
-  std::fflush(keylog);
+  if (keylog != nullptr) ferry::testing::write_keylog(keylog, s);
 }
 
 constexpr size_t kDmaLen = 4096;

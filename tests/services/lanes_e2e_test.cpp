@@ -18,6 +18,7 @@
 #include "lab.h"
 #include "require.h"
 #include "service_path.h"
+#include "services.h"
 
 namespace ferry::testing {
 namespace {
@@ -49,8 +50,7 @@ class Lanes : public ::testing::Test {
     dir_ = "/tmp/ferry-lanes-" + lab_->ns_a;
     const std::string keys = dir_ + "/keys";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys);
-    run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + keys + "/psk && chmod 600 " + keys +
-            "/psk");
+    write_random_psk(keys + "/psk");
     for (int g = 1; g <= kLanes; ++g) {
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: /dev/hugepages/" << lab_->ns_a << "-lane-region" << g << "\n"
@@ -164,26 +164,9 @@ class Lanes : public ::testing::Test {
     EXPECT_EQ(json_uint(qn, "sources"), kLanes) << qn;
   }
 
-  void measure(const std::string &label) {
-    Child c({bin("tests/services/ferry-mmio-latency"), dir_ + "/guest1.yaml", "5000"},
-            dir_ + "/latency.log");
-    ASSERT_EQ(c.wait(60000), 0) << c.log_tail();
-    std::string line = c.log_tail();
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    line = line.substr(line.rfind('\n') + 1);
-    std::printf("[ latency  ] %s: %s\n", label.c_str(), line.c_str());
-    RecordProperty("mmio_read_" + label, line);
-  }
-
   void TearDown() override {
     // SIGTERM: every lane drains and stops, the port and hugepages are released, exit 0.
-    if (dp_.running()) {
-      EXPECT_EQ(dp_.stop(5000), 0) << "ferry-dataplane did not stop cleanly\n" << dp_.log_tail();
-    }
-    if (dn_.running()) {
-      EXPECT_EQ(dn_.stop(5000), 0) << "ferry-device-node did not stop cleanly\n" << dn_.log_tail();
-    }
-    for (auto &[who, prefix] : prefix_) remove_dpdk_runtime(prefix);
+    stop_services(dp_, dn_, prefix_);
     if (lab_) {
       struct stat st;
       EXPECT_NE(0, stat(("/dev/hugepages/" + lab_->ns_a + "-lane-region2").c_str(), &st));
@@ -203,7 +186,7 @@ TEST_F(Lanes, two_guests_on_two_lanes_pass_at_once_over_kernel_udp) {
   if (HasFatalFailure() || IsSkipped()) return;
   both_lanes_pass();
   every_lane_counted();
-  measure("kernel-udp-2-lanes");
+  measure_mmio_read("kernel-udp-2-lanes", dir_ + "/guest1.yaml", dir_ + "/latency.log");
 }
 
 TEST_F(Lanes, two_guests_on_two_lanes_pass_at_once_over_kernel_tcp) {
@@ -223,7 +206,7 @@ TEST_F(Lanes, two_guests_on_two_lanes_pass_at_once_over_dpdk_rings) {
   const std::string dp = telemetry_query(prefix_["dp"], "/ferry/stats");
   EXPECT_GE(json_uint(dp, "arp_rx"), 1) << dp;  // the port lcore resolved the peer
   EXPECT_EQ(json_uint(dp, "ring_full"), 0) << dp;
-  measure("dpdk-af_packet-2-lanes");
+  measure_mmio_read("dpdk-af_packet-2-lanes", dir_ + "/guest1.yaml", dir_ + "/latency.log");
 }
 
 // Lane i is the port pair (port + i) on the wire, whoever implements it: DPDK rings on the

@@ -12,6 +12,7 @@
 #include "ferry/proto/frame.h"
 #include "ferry/proto/session.h"
 
+#include "keylog.h"
 #include "nonce_capture.h"
 #include "services_lab.h"
 
@@ -135,14 +136,7 @@ TEST(NonceCheck, catches_a_reused_nonce_and_an_unknown_key_but_not_a_resend) {
   {
     std::FILE *f = std::fopen(keylog.c_str(), "w");
     ASSERT_NE(f, nullptr);
-    std::fprintf(f, "session 77 1 1 32 2\n");
-    for (size_t i = 0; i < s.streams.size(); ++i) {
-      std::fprintf(f, "stream %zu %u ", i, s.streams[i].salt);
-      for (uint8_t b : s.streams[i].key) std::fprintf(f, "%02x", b);
-      std::fputc(' ', f);
-      for (uint8_t b : s.streams[i].chain) std::fprintf(f, "%02x", b);
-      std::fputc('\n', f);
-    }
+    write_keylog(f, s);  // session 77 1 1 32 2: channel 1, one queue, AES-256, confidential
     std::fclose(f);
   }
   auto aead = proto::Aead::create(proto::AeadImpl::kOpenSsl);

@@ -19,6 +19,7 @@
 #include "lab.h"
 #include "require.h"
 #include "service_path.h"
+#include "services.h"
 
 namespace ferry::testing {
 
@@ -37,8 +38,7 @@ class ServicesLab : public ::testing::Test {
     const std::string keys = dir_ + "/keys";
     region_ = "/dev/hugepages/" + lab_->ns_a + "-region1";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys);
-    run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + keys + "/psk && chmod 600 " + keys +
-            "/psk");
+    write_random_psk(keys + "/psk");
     mmio_timeout_ms_ = mmio_timeout_ms;
     std::ofstream(dir_ + "/guest.yaml")
         << "region: " << region_ << "\nqueues: 1\nqueue: 0\npsk_file: " << keys
@@ -156,15 +156,7 @@ class ServicesLab : public ::testing::Test {
 
   void TearDown() override {
     if (wl_.running()) wl_.stop(5000);
-    if (dp_.running()) {
-      EXPECT_EQ(dp_.stop(5000), 0) << "ferry-dataplane did not shut down cleanly\n"
-                                   << dp_.log_tail();
-    }
-    if (dn_.running()) {
-      EXPECT_EQ(dn_.stop(5000), 0) << "ferry-device-node did not shut down cleanly\n"
-                                   << dn_.log_tail();
-    }
-    for (auto &[who, prefix] : prefix_) remove_dpdk_runtime(prefix);
+    stop_services(dp_, dn_, prefix_);
     if (lab_) {
       run_cmd("rm -f " + region_);
       if (!HasFailure()) run_cmd("rm -rf " + dir_);

@@ -53,16 +53,7 @@ inline bool drive(engine::Engine &a, engine::Engine &b, const std::function<bool
 struct RawUdp {
   int fd;
   uint16_t port;
-  RawUdp() {
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
+  RawUdp() { fd = bind_loopback(SOCK_DGRAM, SOCK_NONBLOCK, port); }
   ~RawUdp() { close(fd); }
   ssize_t recv(std::vector<uint8_t> &buf) {
     buf.resize(65536);

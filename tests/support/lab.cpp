@@ -39,6 +39,11 @@ int run_cmd(const std::string &cmd) {
   return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
+int write_random_psk(const std::string &path) {
+  return run_cmd("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > " + path + " && chmod 600 " +
+                 path);
+}
+
 VethLab::VethLab(bool kernel_ip_a, bool kernel_ip_b, unsigned mtu) {
   const std::string id = std::to_string(getpid() % 100000);
   ns_a = "fe" + id + "a";
@@ -76,16 +81,22 @@ InNetns::~InNetns() {
   }
 }
 
-uint16_t free_port(int type) {
-  int fd = socket(AF_INET, type, 0);
+int bind_loopback(int type, int flags, uint16_t &port) {
+  int fd = socket(AF_INET, type | flags, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
   socklen_t len = sizeof(a);
   getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+uint16_t free_port(int type) {
+  uint16_t port = 0;
+  close(bind_loopback(type, 0, port));
+  return port;
 }
 
 bool ensure_hugepages(unsigned pages) {
@@ -172,7 +183,10 @@ void remove_dpdk_runtime(const std::string &file_prefix) {
 }
 
 std::string telemetry_query(const std::string &file_prefix, const std::string &cmd) {
-  const std::string path = "/var/run/dpdk/" + file_prefix + "/dpdk_telemetry.v2";
+  return telemetry_query_socket("/var/run/dpdk/" + file_prefix + "/dpdk_telemetry.v2", cmd);
+}
+
+std::string telemetry_query_socket(const std::string &path, const std::string &cmd) {
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
   sockaddr_un a{};

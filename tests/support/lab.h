@@ -48,9 +48,13 @@ class InNetns {
 
 // A port no socket of `type` (SOCK_DGRAM, SOCK_STREAM) is bound to on 127.0.0.1 right now.
 uint16_t free_port(int type);
+// A socket of `type` bound to 127.0.0.1 on a port the kernel picks (in `port`); -1 on failure.
+int bind_loopback(int type, int flags, uint16_t &port);
 
 // Runs 'sh -c' style commands; returns the exit status (or -1).
 int run_cmd(const std::string &cmd);
+// Writes a fresh random pre-shared key (64 hex digits, mode 0600) to `path`; 0 on success.
+int write_random_psk(const std::string &path);
 // True if hugetlbfs has at least `pages` free 2 MiB pages (reserving them if needed).
 bool ensure_hugepages(unsigned pages);
 
@@ -98,6 +102,8 @@ void remove_dpdk_runtime(const std::string &file_prefix);
 // speaks: /var/run/dpdk/<prefix>/dpdk_telemetry.v2, SOCK_SEQPACKET) and returns the JSON
 // reply, or "" on failure.
 std::string telemetry_query(const std::string &file_prefix, const std::string &cmd);
+// The same on the telemetry socket at `socket_path` (a process's own: its EAL runtime dir).
+std::string telemetry_query_socket(const std::string &socket_path, const std::string &cmd);
 // Pulls an unsigned value `"key": N` out of a telemetry JSON reply; -1 if absent.
 long long json_uint(const std::string &json, const std::string &key);
 }  // namespace ferry::testing
