@@ -18,7 +18,7 @@ namespace {
 
 constexpr int kBurst = 32;
 
-uint32_t random_epoch() {
+uint32_t random_stream_id() {
   uint32_t e = 0;
   while (e == 0) {
     if (getrandom(&e, sizeof(e), 0) != sizeof(e)) e = static_cast<uint32_t>(now_ns());
@@ -69,7 +69,7 @@ Engine::Engine(std::unique_ptr<Transport> transport, RecordHandler &handler,
       handler_(handler),
       opt_(opt),
       datagram_(!transport_->reliable()),
-      epoch_(random_epoch()) {
+      stream_id_(random_stream_id()) {
   const size_t cap = std::min(transport_->max_frame(), proto::kMaxFrameSize);
   if (cap < sizeof(proto::FrameHeader) + sizeof(proto::RecordHeader) + 64)
     throw std::runtime_error("transport frame size too small for one descriptor record");
@@ -77,7 +77,7 @@ Engine::Engine(std::unique_ptr<Transport> transport, RecordHandler &handler,
   tx_ = std::make_unique<TxWindow>(window, cap, datagram_, opt_.retransmit_us,
                                    opt_.max_retransmit_us);
   rx_ = std::make_unique<RxWindow>(window, cap);
-  packer_ = std::make_unique<FramePacker>(*tx_, counters_, channels_, epoch_);
+  packer_ = std::make_unique<FramePacker>(*tx_, counters_, channels_, stream_id_);
   link_gen_ = transport_->link_generation();
 }
 
@@ -95,25 +95,25 @@ void Engine::reset_link(bool restart_tx_stream) {
   counters_.link_resets.add();
   if (restart_tx_stream) {
     packer_->abandon();
-    epoch_ = random_epoch();  // the peer's receiver starts afresh on the new epoch
+    stream_id_ = random_stream_id();  // the peer's receiver starts afresh on the new stream
     if (opt_.resend_after_peer_restart)
-      counters_.frames_resent.add(tx_->restart(epoch_));
+      counters_.frames_resent.add(tx_->restart(stream_id_));
     else
       counters_.frames_discarded.add(tx_->reset());
   }
   handler_.on_link_reset();
 }
 
-// Epochs: each side numbers its outgoing stream from 1 under a random epoch, and flags its
-// frames kFrameReset until something it sent is acked after a (re)start. A new epoch from the
-// peer starts a new incoming stream; if it carries kFrameReset and we knew an older epoch, the
-// peer process restarted and lost our stream too, so ours restarts under a new epoch.
-void Engine::handle_epoch(const proto::FrameHeader &h) {
-  const uint32_t e = h.epoch.get();
-  if (__builtin_expect(e == peer_epoch_, 1)) return;
-  const bool peer_restarted = (h.flags & proto::kFrameReset) && peer_epoch_ != 0;
+// Stream ids: each side numbers its outgoing stream from 1 under a random stream id, and flags
+// its frames kFrameReset until something it sent is acked after a (re)start. A new stream id
+// from the peer starts a new incoming stream; if it carries kFrameReset and we knew an older
+// one, the peer process restarted and lost our stream too, so ours restarts under a new id.
+void Engine::handle_stream_id(const proto::FrameHeader &h) {
+  const uint32_t e = h.stream_id.get();
+  if (__builtin_expect(e == peer_stream_id_, 1)) return;
+  const bool peer_restarted = (h.flags & proto::kFrameReset) && peer_stream_id_ != 0;
   counters_.frames_discarded.add(rx_->reset());
-  peer_epoch_ = e;
+  peer_stream_id_ = e;
   if (peer_restarted) {
     counters_.peer_restarts.add();
     reset_link(true);
@@ -141,7 +141,7 @@ void Engine::process_frame(std::span<const uint8_t> frame, uint64_t now_ns) {
     rx_->store(rx_->ack() + 1, frame);  // recv() was limited to the free slots
     return;
   }
-  handle_epoch(h);
+  handle_stream_id(h);
   if (tx_->on_ack(h.ack.get(), h.flags & proto::kFrameAckOnly, now_ns, counters_.rtt) > 0)
     fresh_ = false;
   if (h.flags & proto::kFrameAckOnly) {
@@ -168,7 +168,7 @@ void Engine::send_ack_only() {
   proto::FrameWriter w{std::span<uint8_t>(ack_buf_, sizeof(ack_buf_))};
   w.reset();
   const uint8_t flags = proto::kFrameAckOnly | (fresh_ ? proto::kFrameReset : 0);
-  size_t len = w.finish(flags, epoch_, 0, rx_->ack());
+  size_t len = w.finish(flags, stream_id_, 0, rx_->ack());
   len = proto::frame_put_fcs(ack_buf_, len, proto::frame_records_crc({ack_buf_, len}));
   FrameView v(ack_buf_, len);
   if (transport_->send(std::span<const FrameView>(&v, 1)) == 1) {

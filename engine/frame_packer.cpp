@@ -17,7 +17,7 @@ void FramePacker::close() {
   if (!open_) return;
   open_ = false;
   if (writer_.n_records() == 0) return;  // nothing was packed: the slot stays free
-  size_t len = writer_.finish(0, epoch_, tx_.next_seq(), 0);
+  size_t len = writer_.finish(0, stream_id_, tx_.next_seq(), 0);
   tx_.close(len);
 }
 

@@ -15,8 +15,8 @@ namespace ferry::engine {
 
 class FramePacker final : public proto::RecordSink {
  public:
-  FramePacker(TxWindow &tx, EngineCounters &c, ChannelCounters &ch, const uint32_t &epoch)
-      : tx_(tx), c_(c), ch_(ch), epoch_(epoch), writer_({}) {}
+  FramePacker(TxWindow &tx, EngineCounters &c, ChannelCounters &ch, const uint32_t &stream_id)
+      : tx_(tx), c_(c), ch_(ch), stream_id_(stream_id), writer_({}) {}
 
   bool emit(proto::RecordType type, uint32_t channel, std::span<const uint8_t> head,
             std::span<const uint8_t> tail = {}) override;
@@ -30,7 +30,7 @@ class FramePacker final : public proto::RecordSink {
   TxWindow &tx_;
   EngineCounters &c_;
   ChannelCounters &ch_;
-  const uint32_t &epoch_;
+  const uint32_t &stream_id_;
   proto::FrameWriter writer_;
   bool open_ = false;
 };

@@ -53,9 +53,9 @@ int serve(const config::DataplaneConfig &cfg) {
     for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());  // connect
     services::write_ready_file(cfg.ready_file);
     std::fprintf(stderr,
-                 "ferry-dataplane: serving %zu guest(s) over %s on %u lane(s) (epoch %08x)\n",
+                 "ferry-dataplane: serving %zu guest(s) over %s on %u lane(s) (stream %08x)\n",
                  cfg.guests.size(), std::string(lanes[0]->transport().name()).c_str(), cfg.lanes,
-                 lanes[0]->epoch());
+                 lanes[0]->stream_id());
     engine::run_lanes(lanes, lt.io.get(), cfg.idle, cfg.housekeeping_every, services::g_stop);
     engine::telemetry_publish(nullptr, nullptr);
     services::remove_ready_file(cfg.ready_file);

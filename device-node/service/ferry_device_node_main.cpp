@@ -84,9 +84,9 @@ int serve(const config::DeviceNodeConfig &cfg) {
     for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());
     services::write_ready_file(cfg.ready_file);
     std::fprintf(stderr,
-                 "ferry-device-node: serving %zu device(s) over %s on %u lane(s) (epoch %08x)\n",
+                 "ferry-device-node: serving %zu device(s) over %s on %u lane(s) (stream %08x)\n",
                  cfg.devices.size(), std::string(lanes[0]->transport().name()).c_str(), cfg.lanes,
-                 lanes[0]->epoch());
+                 lanes[0]->stream_id());
     engine::run_lanes(lanes, lt.io.get(), cfg.idle, cfg.housekeeping_every, services::g_stop);
     engine::telemetry_publish(nullptr, nullptr);
     services::remove_ready_file(cfg.ready_file);

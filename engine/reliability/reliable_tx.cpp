@@ -131,7 +131,7 @@ int TxWindow::on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, LatencyHistog
   return freed;
 }
 
-uint32_t TxWindow::restart(uint32_t epoch) {
+uint32_t TxWindow::restart(uint32_t stream_id) {
   const uint32_t kept = used();
   // Old seq base_ moves to new seq 1: rotate slots (and their buffers) left by (base_-1) % n.
   const size_t r = (base_ - 1) % n_;
@@ -141,7 +141,7 @@ uint32_t TxWindow::restart(uint32_t epoch) {
   for (uint64_t s = 1; s <= kept; ++s) {
     auto *h = reinterpret_cast<proto::FrameHeader *>(buf(s));
     h->seq.set(s);
-    h->epoch.set(epoch);
+    h->stream_id.set(stream_id);
     slot(s).tries = 0;
   }
   base_ = sent_upto_ = 1;

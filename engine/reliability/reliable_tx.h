@@ -42,9 +42,9 @@ class TxWindow {
   // Drops every frame (peer restarted); numbering starts again at 1. Returns frames dropped.
   uint32_t reset();
   // Keeps every frame but starts a new stream: frames not acked are renumbered from 1 under
-  // `epoch` (header seq and epoch rewritten, records untouched) and sent again. Returns the
+  // `stream_id` (header seq and stream id rewritten, records untouched) and sent again. Returns the
   // frames kept.
-  uint32_t restart(uint32_t epoch);
+  uint32_t restart(uint32_t stream_id);
 
   uint32_t in_flight() const { return static_cast<uint32_t>(sent_upto_ - base_); }
   bool has_unsent() const { return sent_upto_ != next_seq_; }

@@ -57,7 +57,7 @@ int cmd_info(const char *, const char *, rte_tel_data *d) {
   auto &t = g_lanes[0]->transport();
   rte_tel_data_add_dict_string(d, "transport", std::string(t.name()).c_str());
   rte_tel_data_add_dict_u64(d, "lanes", g_lanes.size());
-  rte_tel_data_add_dict_u64(d, "epoch", g_lanes[0]->epoch());
+  rte_tel_data_add_dict_u64(d, "stream_id", g_lanes[0]->stream_id());
   rte_tel_data_add_dict_u64(d, "max_frame", t.max_frame());
   uint64_t up = 1, in_flight = 0;
   for (Engine *e : g_lanes) {
@@ -204,7 +204,7 @@ void register_commands() {
   if (g_registered) return;
   g_registered = true;
   rte_telemetry_register_cmd("/ferry/info", cmd_info,
-                             "ferry engine: role, transport, lanes, epoch");
+                             "ferry engine: role, transport, lanes, stream id");
   rte_telemetry_register_cmd("/ferry/stats", cmd_stats,
                              "ferry engine and port counters: totals, then per lane");
   rte_telemetry_register_cmd("/ferry/latency", cmd_latency,

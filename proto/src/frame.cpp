@@ -103,7 +103,7 @@ uint8_t *FrameWriter::append(RecordType type, uint32_t channel, size_t payload_l
   return payload;
 }
 
-size_t FrameWriter::finish(uint8_t flags, uint32_t epoch, uint64_t seq, uint64_t ack) {
+size_t FrameWriter::finish(uint8_t flags, uint32_t stream_id, uint64_t seq, uint64_t ack) {
   if (buf_.size() < sizeof(FrameHeader)) return 0;
   if ((flags & ~kKnownFrameFlags) != 0) return 0;
   if ((flags & kFrameAckOnly) != 0) {
@@ -116,7 +116,7 @@ size_t FrameWriter::finish(uint8_t flags, uint32_t epoch, uint64_t seq, uint64_t
   h.flags = flags;
   h.n_records.set(n_records_);
   h.payload_len.set(static_cast<uint32_t>(used_ - sizeof(FrameHeader)));
-  h.epoch.set(epoch);
+  h.stream_id.set(stream_id);
   h.seq.set(seq);
   h.ack.set(ack);
   std::memcpy(buf_.data(), &h, sizeof(h));

@@ -119,23 +119,23 @@ SessionCrypto::Stream &SessionCrypto::stream(Dir dir, uint16_t index) {
 
 void SessionCrypto::step(Stream &s, uint64_t now_ns) {
   StreamSecret next;
-  rekey_step(s.chain, s.epoch + 1, next);
+  rekey_step(s.chain, s.key_epoch + 1, next);
   s.key = aead_.expand({next.key.data(), params_.key_bytes});  // the old key wipes itself
   s.salt = next.salt;
   s.chain = next.chain;
   secure_wipe(&next, sizeof(next));
-  ++s.epoch;
-  s.sealed_in_epoch = 0;
-  s.epoch_start_ns = now_ns;
+  ++s.key_epoch;
+  s.sealed_in_key_epoch = 0;
+  s.key_epoch_start_ns = now_ns;
   ++rekey_stats_.tx_rekeys;
 }
 
 bool SessionCrypto::rekey_due(const Stream &s, const Stream &peer, uint64_t &now_ns) const {
-  if (rekey_.after_messages != 0 && s.sealed_in_epoch >= rekey_.after_messages) return true;
-  if (peer.epoch > s.epoch) return true;  // follow the other direction of this queue
+  if (rekey_.after_messages != 0 && s.sealed_in_key_epoch >= rekey_.after_messages) return true;
+  if (peer.key_epoch > s.key_epoch) return true;  // follow the other direction of this queue
   if (rekey_.after_ns != 0) {
     now_ns = mono_ns();
-    return s.sealed_in_epoch != 0 && now_ns - s.epoch_start_ns >= rekey_.after_ns;
+    return s.sealed_in_key_epoch != 0 && now_ns - s.key_epoch_start_ns >= rekey_.after_ns;
   }
   return false;
 }
@@ -161,10 +161,11 @@ bool SessionCrypto::open_with(Descriptor &d, const AeadKey &key, uint32_t salt) 
                     d.tag);  // zeroes the body on failure
 }
 
-bool SessionCrypto::open_epoch(Stream &s, Descriptor &d) {
+bool SessionCrypto::open_key_epoch(Stream &s, Descriptor &d) {
   const uint64_t wire = d.hdr.seq.get();
   const uint64_t counter = seq_counter(wire);
-  const auto delta = static_cast<uint16_t>(seq_epoch(wire) - static_cast<uint16_t>(s.epoch));
+  const auto delta =
+      static_cast<uint16_t>(seq_key_epoch(wire) - static_cast<uint16_t>(s.key_epoch));
   if (delta == 0) {
     if (!open_with(d, *s.key, s.salt)) return false;
     if (s.first_counter == 0 || counter < s.first_counter) s.first_counter = counter;
@@ -182,7 +183,7 @@ bool SessionCrypto::open_epoch(Stream &s, Descriptor &d) {
     }
     return open_with(d, *s.prev_key, s.prev_salt);
   }
-  if (delta > kMaxEpochSkip) {
+  if (delta > kMaxKeyEpochSkip) {
     ++rekey_stats_.epoch_rejects;
     std::memset(&d.body, 0, sizeof(d.body));
     return false;
@@ -193,7 +194,7 @@ bool SessionCrypto::open_epoch(Stream &s, Descriptor &d) {
   try {
     for (uint16_t i = 1; i <= delta; ++i) {
       if (i > 1) prev = std::move(next);
-      rekey_step(i > 1 ? prev.chain : s.chain, s.epoch + i, next);
+      rekey_step(i > 1 ? prev.chain : s.chain, s.key_epoch + i, next);
     }
     std::unique_ptr<AeadKey> key = aead_.expand({next.key.data(), params_.key_bytes});
     std::unique_ptr<AeadKey> before =
@@ -223,7 +224,7 @@ void SessionCrypto::commit(Stream &s, std::unique_ptr<AeadKey> key, std::unique_
   s.key = std::move(key);
   s.salt = next.salt;
   s.chain = next.chain;
-  s.epoch += delta;
+  s.key_epoch += delta;
   s.first_counter = counter;
   s.switched_ns = mono_ns();
   rekey_stats_.rx_rekeys += delta;
@@ -251,9 +252,9 @@ Status SessionCrypto::seal(Dir dir, Descriptor &d) {
       return Status::kInternal;  // the KDF or an allocation failed: nothing sealed
     }
   }
-  if (s.sealed_in_epoch++ == 0 && s.epoch_start_ns == 0 && rekey_.after_ns != 0)
-    s.epoch_start_ns = now != 0 ? now : mono_ns();
-  d.hdr.seq.set((s.epoch & 0xffff) << kEpochShift | counter);
+  if (s.sealed_in_key_epoch++ == 0 && s.key_epoch_start_ns == 0 && rekey_.after_ns != 0)
+    s.key_epoch_start_ns = now != 0 ? now : mono_ns();
+  d.hdr.seq.set((s.key_epoch & 0xffff) << kKeyEpochShift | counter);
   switch (params_.security) {
     case Security::kNone:
       return Status::kOk;
@@ -284,7 +285,7 @@ Status SessionCrypto::open(Dir dir, Descriptor &d) {
     return Status::kBadLength;
   }
   if (params_.security == Security::kNone) return Status::kOk;
-  return open_epoch(stream(dir, q), d) ? Status::kOk : Status::kAuthFailed;
+  return open_key_epoch(stream(dir, q), d) ? Status::kOk : Status::kAuthFailed;
 }
 
 void SessionCrypto::seal_chunk(Dir dir, const ChunkAad &aad, const uint8_t *plain, uint8_t *sealed,

@@ -50,7 +50,7 @@ struct Captured {
 struct Stream {
   std::vector<Captured> frames;   // data frames (not ack-only), in capture order
   std::vector<Descriptor> descs;  // their descriptor records, in order
-  uint32_t epoch = 0;
+  uint32_t stream_id = 0;
   uint64_t next_seq = 1;  // the receiver expects this transport sequence number next
   uint64_t ack = 0;
 };
@@ -100,7 +100,7 @@ class WireAttack : public ::testing::Test {
     s.ack = std::max<uint64_t>(s.ack, r.header().ack.get());
     if (r.header().flags & proto::kFrameAckOnly) return;
     Captured c{p, {wire.begin(), wire.end()}, r.header()};
-    s.epoch = c.hdr.epoch.get();
+    s.stream_id = c.hdr.stream_id.get();
     s.next_seq = std::max<uint64_t>(s.next_seq, c.hdr.seq.get() + 1);
     proto::RecordView rec;
     while (r.next(rec)) {
@@ -112,14 +112,14 @@ class WireAttack : public ::testing::Test {
     s.frames.push_back(std::move(c));
   }
 
-  // Packs descriptors into frames under the stream's epoch and its next sequence numbers.
+  // Packs descriptors into frames under the stream's id and its next sequence numbers.
   std::vector<std::vector<uint8_t>> fresh_frames(Stream &s, const std::vector<Descriptor> &ds) {
     std::vector<std::vector<uint8_t>> out;
     std::vector<uint8_t> buf(1400);
     proto::FrameWriter w{std::span<uint8_t>(buf)};
     w.reset();
     auto finish = [&] {
-      const size_t n = w.finish(0, s.epoch, s.next_seq++, s.ack);
+      const size_t n = w.finish(0, s.stream_id, s.next_seq++, s.ack);
       out.push_back(with_fcs({buf.begin(), buf.begin() + static_cast<ptrdiff_t>(n)}));
       w.reset();
     };
@@ -284,7 +284,7 @@ TEST_F(WireAttack, bit_flipped_descriptors_are_caught_as_auth_failures) {
 
 TEST_F(WireAttack, bit_flipped_frame_headers_are_caught_as_engine_malformed) {
   // Magic, version, record count and payload length: the frame is refused before its
-  // sequence number or epoch is looked at.
+  // sequence number or stream id is looked at.
   const size_t positions[] = {0, 3, 4, 6, 8, 9};
   std::vector<std::vector<uint8_t>> frames;
   for (size_t i = 0; i < std::size(positions); ++i) {

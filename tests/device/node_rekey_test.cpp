@@ -47,7 +47,7 @@ TEST(NodeRekey, a_duplicate_arriving_after_the_switch_is_answered_from_the_cache
   read.body.size = 4;
   read.body.offset.set(EduModel::kRegLiveness);
   ASSERT_EQ(g.crypto().seal(proto::Dir::kGuestToDevice, read), proto::Status::kOk);
-  ASSERT_EQ(proto::seq_epoch(read.hdr.seq.get()), 0u);
+  ASSERT_EQ(proto::seq_key_epoch(read.hdr.seq.get()), 0u);
   g.send_raw(read);
   rig.bench.pump();
   g.write(0, EduModel::kRegLiveness, 4, 2);  // epoch 1

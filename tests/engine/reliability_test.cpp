@@ -109,7 +109,7 @@ TEST(Reliability, a_retransmission_resends_the_same_frame_bytes_with_backoff) {
   ASSERT_GE(copies.size(), 5u);  // loopback UDP does not lose them; the bytes are compared
   for (auto &f : copies) {
     ASSERT_EQ(f.size(), copies[0].size());
-    // Only the header's ack and flags may change between copies; seq, epoch and the records
+    // Only the header's ack and flags may change between copies; seq, stream id and the records
     // (sealed descriptors, in real use) are the bytes first sent.
     EXPECT_EQ(0, std::memcmp(
                      f.data() + offsetof(proto::FrameHeader, n_records),
@@ -157,7 +157,7 @@ TEST(Reliability, a_restarted_peer_is_resynchronised_and_order_holds_after_it) {
     EXPECT_TRUE(sink1.seq.clean());
   }
   SeqSink sink2;
-  auto b2 = p.make(sink2, false);  // same address, new process state, new epoch
+  auto b2 = p.make(sink2, false);  // same address, new process state, new stream id
   ASSERT_TRUE(drive(*a, *b2, [&] { return sink2.seq.received >= 3000; }));
   EXPECT_EQ(a->counters().peer_restarts.get(), 1u);
   EXPECT_EQ(src.link_resets, 1u);

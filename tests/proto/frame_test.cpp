@@ -53,7 +53,7 @@ TEST(Frame, written_frame_reads_back_record_by_record) {
   ASSERT_EQ(r.parse(f), Status::kOk);
   EXPECT_EQ(r.header().seq.get(), 42u);
   EXPECT_EQ(r.header().ack.get(), 41u);
-  EXPECT_EQ(r.header().epoch.get(), 0xfeedu);
+  EXPECT_EQ(r.header().stream_id.get(), 0xfeedu);
   EXPECT_EQ(r.header().flags, kFrameReset);
   EXPECT_EQ(r.header().n_records.get(), 4);
   RecordView v;

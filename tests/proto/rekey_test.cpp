@@ -127,17 +127,17 @@ TEST_P(Rekey, the_sender_moves_to_a_new_epoch_after_the_message_count) {
   for (uint64_t i = 1; i <= 200; ++i) {
     Descriptor d = sealed(*guest, i);
     EXPECT_EQ(seq_counter(d.hdr.seq.get()), i);  // the counter runs on across epochs
-    EXPECT_EQ(seq_epoch(d.hdr.seq.get()), (i - 1) / 50) << i;
+    EXPECT_EQ(seq_key_epoch(d.hdr.seq.get()), (i - 1) / 50) << i;
     ASSERT_TRUE(window.check(i));
     ASSERT_TRUE(opens(*device, d)) << i;
     ASSERT_TRUE(window.update(i));
   }
-  EXPECT_EQ(guest->epoch(Dir::kGuestToDevice, 0), 3u);
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 3u);
+  EXPECT_EQ(guest->key_epoch(Dir::kGuestToDevice, 0), 3u);
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 3u);
   EXPECT_EQ(guest->rekey_stats().tx_rekeys, 3u);
   EXPECT_EQ(device->rekey_stats().rx_rekeys, 3u);
   // The other queue's stream did not move.
-  EXPECT_EQ(guest->epoch(Dir::kGuestToDevice, 1), 0u);
+  EXPECT_EQ(guest->key_epoch(Dir::kGuestToDevice, 1), 0u);
 }
 
 TEST_P(Rekey, a_descriptor_sealed_after_the_switch_does_not_open_with_the_old_key) {
@@ -151,9 +151,9 @@ TEST_P(Rekey, a_descriptor_sealed_after_the_switch_does_not_open_with_the_old_ke
   EXPECT_FALSE(opens(*device, moved));
   // Nor does an epoch-0 descriptor relabelled as epoch 1.
   Descriptor relabelled = ds[15];
-  relabelled.hdr.seq.set(uint64_t{1} << kEpochShift | 16);
+  relabelled.hdr.seq.set(uint64_t{1} << kKeyEpochShift | 16);
   EXPECT_FALSE(opens(*device, relabelled));
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 0u);  // a failed trial changes nothing
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 0u);  // a failed trial changes nothing
   for (const Descriptor &d : ds) EXPECT_TRUE(opens(*device, d));
 }
 
@@ -172,7 +172,7 @@ TEST_P(Rekey, messages_just_before_and_just_after_the_switch_open_in_order_and_r
     EXPECT_TRUE(opens(*device, ds[i])) << counter;
     window.update(counter);
   }
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 1u);
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 1u);
   EXPECT_EQ(device->rekey_stats().rx_rekeys, 1u);
   EXPECT_EQ(device->rekey_stats().old_keys_wiped, 0u);  // still in the overlap
 }
@@ -225,29 +225,29 @@ TEST_P(Rekey, the_sender_moves_on_by_time) {
   auto device = make();
   EXPECT_TRUE(opens(*device, sealed(*guest, 1)));
   EXPECT_TRUE(opens(*device, sealed(*guest, 2)));
-  EXPECT_EQ(guest->epoch(Dir::kGuestToDevice, 0), 0u);
+  EXPECT_EQ(guest->key_epoch(Dir::kGuestToDevice, 0), 0u);
   std::this_thread::sleep_for(std::chrono::milliseconds(25));
   Descriptor d = sealed(*guest, 3);
-  EXPECT_EQ(seq_epoch(d.hdr.seq.get()), 1u);
+  EXPECT_EQ(seq_key_epoch(d.hdr.seq.get()), 1u);
   EXPECT_TRUE(opens(*device, d));
   EXPECT_EQ(guest->rekey_stats().tx_rekeys, 1u);
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 1u);
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 1u);
 }
 
 TEST_P(Rekey, the_answering_side_follows_the_peer_one_epoch_per_message) {
   auto guest = make({.after_messages = 16});
   auto device = make();
   for (uint64_t i = 1; i <= 64; ++i) ASSERT_TRUE(opens(*device, sealed(*guest, i)));
-  ASSERT_EQ(device->epoch(Dir::kGuestToDevice, 0), 3u);
+  ASSERT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 3u);
   for (uint64_t i = 1; i <= 5; ++i) {
     Descriptor c = sealed(*device, i, 0, Dir::kDeviceToGuest);
-    EXPECT_EQ(seq_epoch(c.hdr.seq.get()), std::min<uint64_t>(i, 3));
+    EXPECT_EQ(seq_key_epoch(c.hdr.seq.get()), std::min<uint64_t>(i, 3));
     EXPECT_TRUE(opens(*guest, c, Dir::kDeviceToGuest)) << i;
   }
   EXPECT_EQ(device->rekey_stats().tx_rekeys, 3u);
   EXPECT_EQ(guest->rekey_stats().rx_rekeys, 3u);
   // Queue 1 heard nothing from the guest: its answers stay in epoch 0.
-  EXPECT_EQ(seq_epoch(sealed(*device, 1, 1, Dir::kDeviceToGuest).hdr.seq.get()), 0u);
+  EXPECT_EQ(seq_key_epoch(sealed(*device, 1, 1, Dir::kDeviceToGuest).hdr.seq.get()), 0u);
 }
 
 TEST_P(Rekey, skipped_epochs_are_derived_but_a_far_future_or_forged_epoch_is_refused) {
@@ -258,21 +258,21 @@ TEST_P(Rekey, skipped_epochs_are_derived_but_a_far_future_or_forged_epoch_is_ref
   ASSERT_TRUE(opens(*device, ds[0]));
   // Epochs 1..3 lost: epoch 4 is within reach.
   ASSERT_TRUE(opens(*device, ds[16 * 4]));
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 4u);
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 4u);
   // The epoch before (3) is the previous one and still opens.
   EXPECT_TRUE(opens(*device, ds[16 * 4 - 1]));
   // A forged descriptor claiming epoch 5 does not move the receiver.
   Descriptor forged = ds[16 * 5];
   forged.tag[0] ^= 1;
   EXPECT_FALSE(opens(*device, forged));
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 4u);
-  // Epoch 4 + 5 is beyond kMaxEpochSkip.
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 4u);
+  // Epoch 4 + 5 is beyond kMaxKeyEpochSkip.
   Descriptor far = ds[16 * 4 + 1];
-  far.hdr.seq.set(uint64_t{4 + kMaxEpochSkip + 1} << kEpochShift | 66);
+  far.hdr.seq.set(uint64_t{4 + kMaxKeyEpochSkip + 1} << kKeyEpochShift | 66);
   EXPECT_FALSE(opens(*device, far));
   EXPECT_EQ(device->rekey_stats().epoch_rejects, 1u);
   EXPECT_TRUE(opens(*device, ds[16 * 6]));
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 6u);
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 6u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -293,8 +293,8 @@ TEST_P(RekeyWrap, the_epoch_wraps_past_sixteen_bits) {
       ASSERT_TRUE(opens(*device, d)) << i;  // one per epoch suffices
     }
   }
-  EXPECT_EQ(guest->epoch(Dir::kGuestToDevice, 0), 65539u);
-  EXPECT_EQ(device->epoch(Dir::kGuestToDevice, 0), 65539u);
+  EXPECT_EQ(guest->key_epoch(Dir::kGuestToDevice, 0), 65539u);
+  EXPECT_EQ(device->key_epoch(Dir::kGuestToDevice, 0), 65539u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Best, RekeyWrap,
@@ -334,7 +334,7 @@ TEST(RekeyHandshake, both_sides_derive_the_same_fresh_chains) {
       ASSERT_EQ(guest.seal(Dir::kGuestToDevice, d), Status::kOk);
       ASSERT_EQ(device.open(Dir::kGuestToDevice, d), Status::kOk) << i;
     }
-    EXPECT_EQ(device.epoch(Dir::kGuestToDevice, 0), 2u);
+    EXPECT_EQ(device.key_epoch(Dir::kGuestToDevice, 0), 2u);
   }
   EXPECT_EQ(seen.size(), 2 * 2 * (p.n_queues + 1u));  // every stream, every session: distinct
 }

@@ -96,7 +96,7 @@ class E2e : public ::testing::Test {
     ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
   }
 
-  // Stops the device node (clean shutdown: exit 0) and starts a fresh one (new epoch, keys,
+  // Stops the device node (clean shutdown: exit 0) and starts a fresh one (new stream id, keys,
   // sessions) on the same address.
   void restart_device_node() {
     ASSERT_EQ(dn_.stop(5000), 0) << dn_.log_tail();
@@ -208,7 +208,7 @@ TEST_F(E2e, edu_example_passes_with_dpdk_on_one_side_and_kernel_udp_on_the_other
 }
 
 // The data plane outlives a device node restart: it reconnects (kernel-tcp) or resynchronises
-// (kernel-udp epochs), and a driver that opens the device again gets a new session.
+// (kernel-udp stream ids), and a driver that opens the device again gets a new session.
 TEST_F(E2e, a_restarted_device_node_serves_new_sessions_over_kernel_tcp) {
   up({"kernel-tcp"}, {"kernel-tcp"});
   if (HasFatalFailure() || IsSkipped()) return;

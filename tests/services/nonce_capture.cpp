@@ -273,7 +273,7 @@ NonceReport check_nonces(const std::vector<FrameCapture::Frame> &frames,
       if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kHandshake)) continue;
       ++r.sealed;
       const uint64_t wire = d.hdr.seq.get();
-      const uint64_t epoch = proto::seq_epoch(wire);
+      const uint64_t epoch = proto::seq_key_epoch(wire);
       const uint16_t q = d.hdr.queue.get();
       bool found = false;
       for (size_t s = 0; s < sessions.size() && !found; ++s) {

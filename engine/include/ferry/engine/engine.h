@@ -78,7 +78,7 @@ struct EngineCounters {
   Counter backpressure;      // times the handler refused a record
   Counter window_full;       // emits refused because every frame slot was in flight
   Counter oversize_records;  // records larger than an empty frame: dropped and counted
-  Counter peer_restarts;     // new peer epoch with kFrameReset seen
+  Counter peer_restarts;     // new peer stream id with kFrameReset seen
   Counter link_resets;       // in-flight frames discarded (peer restart or TCP reconnect)
   Counter frames_discarded;  // frames dropped by those resets
   Counter frames_resent;     // frames resent to a restarted peer under a new stream
@@ -119,7 +119,7 @@ class Engine {
   Transport &transport() { return *transport_; }
   const EngineCounters &counters() const { return counters_; }
   const ChannelCounters &channels() const { return channels_; }
-  uint32_t epoch() const { return epoch_; }
+  uint32_t stream_id() const { return stream_id_; }
   // Frames sent but not yet acknowledged (always 0 on reliable transports).
   uint32_t in_flight() const;
   // Snapshot of the handler's collect_stats() values, for telemetry.
@@ -134,7 +134,7 @@ class Engine {
  private:
   friend class FramePacker;
   void process_frame(std::span<const uint8_t> frame, uint64_t now_ns);
-  void handle_epoch(const proto::FrameHeader &h);
+  void handle_stream_id(const proto::FrameHeader &h);
   void reset_link(bool restart_tx_stream);
   int flush(uint64_t now_ns);
   void send_ack_only();
@@ -143,9 +143,9 @@ class Engine {
   RecordHandler &handler_;
   EngineOptions opt_;
   bool datagram_;
-  uint32_t epoch_;           // our random start id (also identifies our current tx stream)
-  uint32_t peer_epoch_ = 0;  // 0 until the peer is heard from
-  bool fresh_ = true;        // we started and nothing of ours was acked yet: flag kFrameReset
+  uint32_t stream_id_;           // random id of our current tx stream (new at every (re)start)
+  uint32_t peer_stream_id_ = 0;  // 0 until the peer is heard from
+  bool fresh_ = true;            // we started and nothing of ours was acked yet: flag kFrameReset
   bool ack_owed_ = false;
   bool gap_ack_ = false;   // a frame arrived after a hole: ack at once, even beside data
   bool draining_ = false;  // shutting down: the handler is not polled for new work

@@ -1,6 +1,6 @@
 // Engine counters through DPDK telemetry: commands under /ferry/ that dpdk-telemetry.py reads
 // (connect with `dpdk-telemetry.py -f <file-prefix>`):
-//   /ferry/info      role, transport, lanes, epoch (lane 0), frame size, frames in flight
+//   /ferry/info      role, transport, lanes, stream id (lane 0), frame size, frames in flight
 //   /ferry/stats     engine and transport counters: totals over every lane (and the port lcore
 //                    of a dpdk host split over lanes), then `lane_<i>` with each lane's own
 //   /ferry/latency   frame round-trip histogram (log2 ns buckets) and p50/p99/p999 bounds,

@@ -29,7 +29,7 @@ struct [[gnu::packed]] FrameHeader {
   uint8_t flags;        // FrameFlags
   le16 n_records;
   le32 payload_len;     // bytes of records after this header
-  le32 epoch;           // sender's random start id: a change means the peer restarted
+  le32 stream_id;       // sender's random id of its frame stream: a change means it restarted
   le64 seq;             // transport sequence number (0 on ack-only frames)
   le64 ack;             // cumulative: every seq <= ack was received in order
 };
@@ -73,14 +73,14 @@ inline constexpr size_t kMaxChunkSize = 65536;
 class FrameWriter {
  public:
   explicit FrameWriter(std::span<uint8_t> buf);
-  // Starts a new frame (clears records). seq/ack/epoch/flags go into the header at finish().
+  // Starts a new frame (clears records). seq/ack/stream id/flags go into the header at finish().
   void reset();
   size_t space_left() const;  // payload bytes a record (header + payload) can still use
   // Appends a record; returns a pointer to its payload to fill, or nullptr if it does not fit.
   uint8_t *append(RecordType type, uint32_t channel, size_t payload_len);
   uint16_t n_records() const { return n_records_; }
   // Writes the header; returns the frame's total size.
-  size_t finish(uint8_t flags, uint32_t epoch, uint64_t seq, uint64_t ack);
+  size_t finish(uint8_t flags, uint32_t stream_id, uint64_t seq, uint64_t ack);
 
  private:
   std::span<uint8_t> buf_;
@@ -114,7 +114,7 @@ class FrameReader {
 
 // Frame check sequence (datagram transports). A frame on a datagram path is followed by a
 // little-endian CRC32C (Castagnoli) over its records and then its header, so that a frame
-// changed in transit (ack, seq, epoch, record headers, DMA piece headers: nothing of the
+// changed in transit (ack, seq, stream id, record headers, DMA piece headers: nothing of the
 // header is authenticated) is dropped like a lost one and retransmitted, never acted upon.
 // Records first: their sum is computed once when the frame is closed; the header, whose
 // ack and flags change at every (re)transmission, is summed on top of it each time. It is

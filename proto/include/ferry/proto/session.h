@@ -7,14 +7,14 @@
 // Rekeying (docs/protocol.md, Rekeying): a descriptor stream moves through key epochs
 // 0, 1, 2, ... Epoch 0 uses the handshake's key; epoch e+1's chain, key and salt are
 // HKDF-Expand(chain_e, "ferry rekey" || be64(e+1)), and chain_e is wiped, so a later key
-// says nothing about an earlier one. A descriptor's wire seq is epoch (low 16 bits) << 48 |
+// says nothing about an earlier one. A descriptor's wire seq is key epoch (low 16 bits) << 48 |
 // counter: the counter runs on across epochs (replay windows and in-order execution use it),
 // and the epoch is authenticated with the rest of the header. The sender moves on after
 // `after_messages` descriptors or `after_ns` in an epoch; it also follows the peer: when it
 // accepted epoch e from the other direction of the same queue, its next seal steps one epoch
 // towards e. A receiver takes the current epoch, the previous one (until `overlap_messages`
 // counters past the switch or `overlap_ns`, then its key is wiped) and up to
-// kMaxEpochSkip epochs ahead (derived on trial, kept only if the descriptor authenticates).
+// kMaxKeyEpochSkip epochs ahead (derived on trial, kept only if the descriptor authenticates).
 // DMA chunk streams are not rekeyed: a stored chunk may be read long after it was sealed.
 #pragma once
 
@@ -50,20 +50,20 @@ struct StreamSecret {
 };
 
 // Wire seq of a descriptor: key epoch (mod 2^16) in the top 16 bits, counter below.
-inline constexpr unsigned kEpochShift = 48;
-inline constexpr uint64_t kCounterMask = (uint64_t{1} << kEpochShift) - 1;
-inline constexpr uint64_t kMaxEpochSkip = 4;
+inline constexpr unsigned kKeyEpochShift = 48;
+inline constexpr uint64_t kCounterMask = (uint64_t{1} << kKeyEpochShift) - 1;
+inline constexpr uint64_t kMaxKeyEpochSkip = 4;
 inline uint64_t seq_counter(uint64_t wire_seq) {
   return wire_seq & kCounterMask;
 }
-inline uint16_t seq_epoch(uint64_t wire_seq) {
-  return static_cast<uint16_t>(wire_seq >> kEpochShift);
+inline uint16_t seq_key_epoch(uint64_t wire_seq) {
+  return static_cast<uint16_t>(wire_seq >> kKeyEpochShift);
 }
 
 struct RekeyPolicy {
-  uint64_t after_messages = 0;          // sender: new epoch after this many descriptors (0: never)
-  uint64_t after_ns = 0;                // sender: new epoch after this long in one (0: never)
-  uint64_t overlap_messages = 1024;     // receiver: keep the previous key this many counters
+  uint64_t after_messages = 0;       // sender: new key epoch after this many descriptors (0: never)
+  uint64_t after_ns = 0;             // sender: new epoch after this long in one (0: never)
+  uint64_t overlap_messages = 1024;  // receiver: keep the previous key this many counters
   uint64_t overlap_ns = 1'000'000'000;  //   past the switch, and at most this long
 };
 
@@ -72,7 +72,7 @@ struct RekeyStats {
   uint64_t tx_rekeys = 0;       // epochs this side moved to as a sender
   uint64_t rx_rekeys = 0;       // epochs this side moved to as a receiver
   uint64_t old_keys_wiped = 0;  // previous-epoch receive keys wiped after the overlap
-  uint64_t epoch_rejects = 0;   // descriptors whose epoch was outside prev..current+skip
+  uint64_t epoch_rejects = 0;   // descriptors whose key epoch was outside prev..current+skip
 };
 
 // Raw key material of one session, as the handshake derives it. Wiped on destruction.
@@ -131,8 +131,8 @@ class SessionCrypto {
   // Rekeying of the descriptor streams (default: never by count or time).
   void set_rekey(const RekeyPolicy &p) { rekey_ = p; }
   const RekeyStats &rekey_stats() const { return rekey_stats_; }
-  // The current epoch of stream (dir, queue) (tests, diagnostics).
-  uint64_t epoch(Dir dir, uint16_t queue) const { return stream(dir, queue).epoch; }
+  // The current key epoch of stream (dir, queue) (tests, diagnostics).
+  uint64_t key_epoch(Dir dir, uint16_t queue) const { return stream(dir, queue).key_epoch; }
 
   // Seals a chunk of len bytes for the DMA stream of `dir` with nonce sequence `version`.
   void seal_chunk(Dir dir, const ChunkAad &aad, const uint8_t *plain, uint8_t *sealed, size_t len,
@@ -145,11 +145,11 @@ class SessionCrypto {
   struct Stream {
     std::unique_ptr<AeadKey> key;
     uint32_t salt = 0;
-    uint64_t epoch = 0;
+    uint64_t key_epoch = 0;
     std::array<uint8_t, 32> chain{};  // derives epoch + 1; wiped when used
     // Sender.
-    uint64_t sealed_in_epoch = 0;
-    uint64_t epoch_start_ns = 0;
+    uint64_t sealed_in_key_epoch = 0;
+    uint64_t key_epoch_start_ns = 0;
     // Receiver: the previous epoch's key during the overlap.
     std::unique_ptr<AeadKey> prev_key;
     uint32_t prev_salt = 0;
@@ -158,11 +158,11 @@ class SessionCrypto {
   };
   const Stream &stream(Dir dir, uint16_t index) const;
   Stream &stream(Dir dir, uint16_t index);
-  // Moves s to epoch s.epoch + 1 (sender side).
+  // Moves s to key epoch s.key_epoch + 1 (sender side).
   void step(Stream &s, uint64_t now_ns);
   bool rekey_due(const Stream &s, const Stream &peer, uint64_t &now_ns) const;
-  // Receiver: opens d with the key of the epoch its seq names (see the class comment).
-  bool open_epoch(Stream &s, Descriptor &d);
+  // Receiver: opens d with the key of the key epoch its seq names (see the class comment).
+  bool open_key_epoch(Stream &s, Descriptor &d);
   void commit(Stream &s, std::unique_ptr<AeadKey> key, std::unique_ptr<AeadKey> before,
               uint32_t before_salt, const StreamSecret &next, uint16_t delta, uint64_t counter);
   void wipe_prev(Stream &s);

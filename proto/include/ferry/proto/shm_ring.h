@@ -49,9 +49,6 @@ class RingProducer {
     detail::store_release(hdr_->prod, ++prod_);
     return 1;
   }
-  uint32_t produced() const { return prod_; }
-  // The consumer has taken everything produced (or the index is impossible).
-  bool drained() { return detail::load_acquire(hdr_->cons) == prod_; }
 
  private:
   RingHeader *hdr_ = nullptr;
@@ -84,7 +81,6 @@ class RingConsumer {
     detail::store_release(hdr_->cons, ++cons_);
     return 1;
   }
-  uint32_t consumed() const { return cons_; }
 
  private:
   RingHeader *hdr_ = nullptr;
