@@ -11,7 +11,7 @@ namespace {
 bool g_ready = false;
 }
 
-std::vector<std::string> eal_args(const config::EalConfig &eal) {
+std::vector<std::string> eal_args(const EalOptions &eal) {
   std::vector<std::string> a{"ferry"};
   if (!eal.lcores.empty() && eal.cpus.size() == eal.lcores.size()) {
     std::string l;  // lcore L runs pinned on CPU C
@@ -46,7 +46,7 @@ std::vector<std::string> eal_args(const config::EalConfig &eal) {
   return a;
 }
 
-void eal_init(const config::EalConfig &eal) {
+void eal_init(const EalOptions &eal) {
   if (g_ready) throw std::runtime_error("EAL already initialised in this process");
   std::vector<std::string> args = eal_args(eal);
   std::vector<char *> argv;

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "ferry/engine/idle.h"
+#include "ferry/proto/idle.h"
 #include "frame_packer.h"
 #include "reliability/reliable_rx.h"
 #include "reliability/reliable_tx.h"
@@ -16,12 +16,10 @@ namespace ferry::engine {
 
 namespace {
 
-constexpr int kBurst = 32;
-
 uint32_t random_stream_id() {
   uint32_t e = 0;
   while (e == 0) {
-    if (getrandom(&e, sizeof(e), 0) != sizeof(e)) e = static_cast<uint32_t>(now_ns());
+    if (getrandom(&e, sizeof(e), 0) != sizeof(e)) e = static_cast<uint32_t>(proto::now_ns());
   }
   return e;
 }
@@ -51,17 +49,6 @@ class SnapshotWriter final : public StatsWriter {
 };
 
 }  // namespace
-
-EngineOptions EngineOptions::from(const config::TransportConfig &t, const config::IdlePolicy &idle,
-                                  uint32_t housekeeping_every) {
-  EngineOptions o;
-  o.window_frames = t.window_frames;
-  o.retransmit_us = t.retransmit_us;
-  o.max_retransmit_us = t.max_retransmit_us;
-  o.housekeeping_every = housekeeping_every ? housekeeping_every : 1;
-  o.idle = idle;
-  return o;
-}
 
 Engine::Engine(std::unique_ptr<Transport> transport, RecordHandler &handler,
                const EngineOptions &opt)
@@ -258,12 +245,12 @@ void Engine::housekeeping(uint64_t now_ns) {
 }
 
 void Engine::run(const std::atomic<bool> &stop) {
-  IdlePoller idle(opt_.idle, transport_.get());
+  proto::IdlePoller idle(opt_.idle, transport_.get());
   // Sleeps of a few microseconds mean what they say (the default slack is 50 us).
-  if (opt_.idle.mode == config::IdlePolicy::Mode::kSpinThenSleep) prctl(PR_SET_TIMERSLACK, 1000);
+  if (opt_.idle.mode == proto::IdlePolicy::Mode::kSpinThenSleep) prctl(PR_SET_TIMERSLACK, 1000);
   uint32_t until_housekeeping = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    const uint64_t now = now_ns();
+    const uint64_t now = proto::now_ns();
     if (until_housekeeping-- == 0) {
       housekeeping(now);
       until_housekeeping = opt_.housekeeping_every;
@@ -272,8 +259,8 @@ void Engine::run(const std::atomic<bool> &stop) {
   }
   // Stop taking new work; give frames in flight drain_ms to be acknowledged.
   draining_ = true;
-  const uint64_t deadline = now_ns() + uint64_t{opt_.drain_ms} * 1000000;
-  for (uint64_t now = now_ns(); now < deadline; now = now_ns()) {
+  const uint64_t deadline = proto::now_ns() + uint64_t{opt_.drain_ms} * 1000000;
+  for (uint64_t now = proto::now_ns(); now < deadline; now = proto::now_ns()) {
     if (tx_->used() == 0) break;
     if (until_housekeeping-- == 0) {
       housekeeping(now);

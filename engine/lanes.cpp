@@ -9,7 +9,7 @@
 #include <string>
 
 #include "ferry/engine/engine.h"
-#include "ferry/engine/idle.h"
+#include "ferry/proto/idle.h"
 #include "transport/dpdk_lanes.h"
 
 namespace ferry::engine {
@@ -29,19 +29,19 @@ void LaneTransports::maintain_port(uint64_t now_ns) {
   if (io) io->maintain(now_ns);
 }
 
-LaneTransports make_lane_transports(const config::TransportConfig &cfg, Role role, uint32_t lanes) {
+LaneTransports make_lane_transports(const TransportOptions &opt, Role role, uint32_t lanes) {
   LaneTransports out;
   if (lanes <= 1) {
-    out.lanes.push_back(make_transport(cfg, role));
+    out.lanes.push_back(make_transport(opt, role));
     return out;
   }
-  if (cfg.kind == config::TransportConfig::Kind::kDpdk) {
-    out.io = std::make_unique<DpdkLaneIo>(cfg, lanes);
+  if (opt.kind == TransportOptions::Kind::kDpdk) {
+    out.io = std::make_unique<DpdkLaneIo>(opt, lanes);
     for (uint32_t i = 0; i < lanes; ++i) out.lanes.push_back(out.io->lane(i));
     return out;
   }
   for (uint32_t i = 0; i < lanes; ++i) {
-    config::TransportConfig c = cfg;  // lane i: port + i on both ends (0 stays ephemeral)
+    TransportOptions c = opt;  // lane i: port + i on both ends (0 stays ephemeral)
     if (c.local.port) c.local.port = static_cast<uint16_t>(c.local.port + i);
     if (c.peer.port) c.peer.port = static_cast<uint16_t>(c.peer.port + i);
     out.lanes.push_back(make_transport(c, role));
@@ -79,7 +79,7 @@ int lane_main(void *arg) {
 
 }  // namespace
 
-void run_lanes(std::span<Engine *const> engines, DpdkLaneIo *io, const config::IdlePolicy &idle,
+void run_lanes(std::span<Engine *const> engines, DpdkLaneIo *io, const IdlePolicy &idle,
                uint32_t housekeeping_every, std::atomic<bool> &stop) {
   if (engines.size() == 1 && io == nullptr) {
     engines[0]->run(stop);
@@ -104,11 +104,11 @@ void run_lanes(std::span<Engine *const> engines, DpdkLaneIo *io, const config::I
     launched.push_back(lc);
   }
   if (io) {
-    IdlePoller idler(idle);
+    proto::IdlePoller idler(idle);
     uint32_t until_maintain = 0;
     for (;;) {
       if (until_maintain-- == 0) {
-        io->maintain(now_ns());
+        io->maintain(proto::now_ns());
         until_maintain = housekeeping_every;
       }
       const int work = io->poll();

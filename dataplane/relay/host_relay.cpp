@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "ferry/proto/descriptor.h"
+#include "ferry/proto/idle.h"
 
 namespace ferry::dataplane {
 
@@ -61,7 +62,7 @@ int HostRelay::poll_submissions(proto::RecordSink &out, int budget) {
         // latency figures, nothing else).
         qs.pending_ns = 0;
         if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kMmioRead)) {
-          if (now == 0) now = proto::LatencyHistogram::clock_ns();
+          if (now == 0) now = proto::now_ns();
           qs.pending_ns = now;
         } else if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kHandshake)) {
           forget_outstanding();  // a new session: reads of the old one are never answered
@@ -156,7 +157,7 @@ void HostRelay::completion_written(QueueState &qs) {
   const uint64_t sent = qs.sent_ns[qs.head];
   qs.head = (qs.head + 1) % kMaxOutstanding;
   --qs.count;
-  const uint64_t now = proto::LatencyHistogram::clock_ns();
+  const uint64_t now = proto::now_ns();
   qs.c.round_trip_ns.record(now > sent ? now - sent : 0);
 }
 

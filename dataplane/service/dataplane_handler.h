@@ -36,7 +36,7 @@ class DataplaneHandler final : public engine::RecordHandler, public engine::Queu
   uint64_t unknown_channel() const { return unknown_channel_; }
 
  private:
-  static constexpr int kBudget = 32;  // descriptors drained per relay per poll
+  static constexpr int kBudget = engine::kBurst;  // descriptors drained per relay per poll
   std::vector<dataplane::HostRelay *> relays_;
   std::vector<uint32_t> channels_;
   size_t next_ = 0;

@@ -11,10 +11,11 @@
 #include "ferry/config/config.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
-#include "ferry/engine/idle.h"
 #include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
+#include "ferry/proto/idle.h"
 #include "service/lane_engines.h"
+#include "service/options_from_config.h"
 #include "service/service.h"
 
 using namespace ferry;
@@ -22,7 +23,7 @@ using namespace ferry;
 namespace {
 
 int serve(const config::DataplaneConfig &cfg) {
-  engine::eal_init(cfg.eal);
+  engine::eal_init(services::eal_options(cfg.eal));
   const services::TestDrops drops = services::test_drops_from_env();
   {
     // Each lane's handler serves the guests whose `lane` names it.
@@ -40,17 +41,17 @@ int serve(const config::DataplaneConfig &cfg) {
     for (uint32_t l = 0; l < cfg.lanes; ++l)
       handlers.push_back(
           std::make_unique<services::DataplaneHandler>(lane_relays[l], lane_channels[l]));
-    engine::LaneTransports lt =
-        engine::make_lane_transports(cfg.transport, engine::Role::kConnect, cfg.lanes);
+    engine::LaneTransports lt = engine::make_lane_transports(
+        services::transport_options(cfg.transport), engine::Role::kConnect, cfg.lanes);
     engine::EngineOptions opt =
-        engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
+        services::engine_options(cfg.transport, cfg.idle, cfg.housekeeping_every);
     opt.resend_after_peer_restart = true;  // guest requests (a Hello among them) still count
     services::LaneEngines engines =
-        services::make_lane_engines(lt, handlers, cfg.faults, drops, opt);
+        services::make_lane_engines(lt, handlers, services::fault_options(cfg.faults), drops, opt);
     const std::vector<engine::Engine *> &lanes = engines.lanes;
     engine::telemetry_publish(lanes, lt.port_counters(), "dataplane");
-    lt.maintain_port(engine::now_ns());                                 // ARP right away
-    for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());  // connect
+    lt.maintain_port(proto::now_ns());                                 // ARP right away
+    for (engine::Engine *e : lanes) e->housekeeping(proto::now_ns());  // connect
     services::write_ready_file(cfg.ready_file);
     std::fprintf(stderr,
                  "ferry-dataplane: serving %zu guest(s) over %s on %u lane(s) (stream %08x)\n",

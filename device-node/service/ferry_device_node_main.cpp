@@ -12,11 +12,12 @@
 #include "ferry/device/device_node.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
-#include "ferry/engine/idle.h"
 #include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
 #include "ferry/proto/aead.h"
+#include "ferry/proto/idle.h"
 #include "service/lane_engines.h"
+#include "service/options_from_config.h"
 #include "service/service.h"
 
 using namespace ferry;
@@ -57,7 +58,7 @@ config::DeviceNodeConfig lane_config(const config::DeviceNodeConfig &cfg, uint32
 }
 
 int serve(const config::DeviceNodeConfig &cfg) {
-  engine::eal_init(cfg.eal);
+  engine::eal_init(services::eal_options(cfg.eal));
   const services::TestDrops drops = services::test_drops_from_env();
   {
     // Per lane: one AEAD engine (one IMB_MGR) and one device node core, for its one lcore.
@@ -72,16 +73,16 @@ int serve(const config::DeviceNodeConfig &cfg) {
           std::make_unique<device::DeviceNode>(lane_config(cfg, l), *aeads.back(), nopt));
       handlers.push_back(std::make_unique<services::DeviceNodeHandler>(*nodes.back()));
     }
-    engine::LaneTransports lt =
-        engine::make_lane_transports(cfg.transport, engine::Role::kListen, cfg.lanes);
+    engine::LaneTransports lt = engine::make_lane_transports(
+        services::transport_options(cfg.transport), engine::Role::kListen, cfg.lanes);
     const engine::EngineOptions opt =
-        engine::EngineOptions::from(cfg.transport, cfg.idle, cfg.housekeeping_every);
+        services::engine_options(cfg.transport, cfg.idle, cfg.housekeeping_every);
     services::LaneEngines engines =
-        services::make_lane_engines(lt, handlers, cfg.faults, drops, opt);
+        services::make_lane_engines(lt, handlers, services::fault_options(cfg.faults), drops, opt);
     const std::vector<engine::Engine *> &lanes = engines.lanes;
     engine::telemetry_publish(lanes, lt.port_counters(), "device-node");
-    lt.maintain_port(engine::now_ns());
-    for (engine::Engine *e : lanes) e->housekeeping(engine::now_ns());
+    lt.maintain_port(proto::now_ns());
+    for (engine::Engine *e : lanes) e->housekeeping(proto::now_ns());
     services::write_ready_file(cfg.ready_file);
     std::fprintf(stderr,
                  "ferry-device-node: serving %zu device(s) over %s on %u lane(s) (stream %08x)\n",

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "ferry/proto/idle.h"
+
 namespace ferry::device {
 
 using proto::Descriptor;
@@ -81,7 +83,7 @@ void Session::on_descriptor(Descriptor &d) {
     return;
   }
   Queue &qs = queues_[q];
-  const uint64_t arrived = kind == Kind::kMmioRead ? proto::LatencyHistogram::clock_ns() : 0;
+  const uint64_t arrived = kind == Kind::kMmioRead ? proto::now_ns() : 0;
   if (!qs.window.check(seq)) {
     // Seen before. Authenticate it anyway: only a genuine duplicate earns a cached answer.
     const uint64_t stale_epochs = crypto_.rekey_stats().epoch_rejects;
@@ -228,8 +230,7 @@ void Session::answer_read(uint16_t q, const Descriptor &d) {
   ++counters_.completions;
   Queue &qs = queues_[q];
   ++qs.stats.completions;
-  if (qs.exec_arrived_ns != 0)
-    qs.stats.service_ns.record(proto::LatencyHistogram::clock_ns() - qs.exec_arrived_ns);
+  if (qs.exec_arrived_ns != 0) qs.stats.service_ns.record(proto::now_ns() - qs.exec_arrived_ns);
   Cached &slot = qs.cache[seq % qs.cache.size()];
   slot.seq = seq;
   slot.reply = c;

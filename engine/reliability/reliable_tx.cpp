@@ -8,7 +8,6 @@
 namespace ferry::engine {
 
 namespace {
-constexpr int kBurst = 32;
 constexpr uint32_t kDupAcks = 3;
 }  // namespace
 
@@ -110,7 +109,7 @@ int TxWindow::retransmit_due(Transport &t, uint64_t now_ns, uint64_t ack, uint8_
   return taken;
 }
 
-int TxWindow::on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, LatencyHistogram &rtt) {
+int TxWindow::on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, proto::LatencyHistogram &rtt) {
   if (!acked_) return 0;
   if (ack + 1 == base_ && base_ != sent_upto_) {  // nothing new acked, frames in flight
     if (ack_only && ++dup_acks_ >= kDupAcks && fast_retx_seq_ != base_) {

@@ -37,7 +37,7 @@ class TxWindow {
   // oldest one was lost while later ones arrived (the receiver acks each gap at once): it is
   // made due now (fast retransmit), so the frames behind it are acked before their own timers
   // fire. Acks riding on data frames repeat naturally and are not counted.
-  int on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, LatencyHistogram &rtt);
+  int on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, proto::LatencyHistogram &rtt);
   uint64_t fast_retransmits() const { return fast_retransmits_; }
   // Drops every frame (peer restarted); numbering starts again at 1. Returns frames dropped.
   uint32_t reset();

@@ -5,7 +5,6 @@
 #include <memory>
 #include <vector>
 
-#include "ferry/config/config.h"
 #include "ferry/engine/engine.h"
 #include "ferry/engine/lanes.h"
 #include "service/service.h"
@@ -21,7 +20,7 @@ struct LaneEngines {
 template <class Handler>
 LaneEngines make_lane_engines(engine::LaneTransports &lt,
                               const std::vector<std::unique_ptr<Handler>> &handlers,
-                              const config::FaultConfig &faults, const TestDrops &drops,
+                              const engine::FaultOptions &faults, const TestDrops &drops,
                               const engine::EngineOptions &opt) {
   LaneEngines out;
   for (size_t l = 0; l < handlers.size(); ++l) {

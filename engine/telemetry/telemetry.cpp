@@ -2,6 +2,7 @@
 
 #include <rte_telemetry.h>
 
+#include <array>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -22,29 +23,31 @@ const char *g_role = "";
 bool g_registered = false;
 
 // Engine counters: totals and per lane.
-#define FERRY_ENGINE_FIELDS(X)                                                                     \
-  X(iterations)                                                                                    \
-  X(busy_iterations)                                                                               \
-  X(records_tx) X(records_rx) X(descriptors_tx) X(descriptors_rx) X(frames_tx) X(frames_rx)        \
-      X(bytes_rx) X(ack_frames_tx) X(ack_frames_rx) X(retransmits) X(timeouts) X(fast_retransmits) \
-          X(duplicates) X(out_of_window) X(malformed) X(bad_fcs) X(backpressure) X(window_full)    \
-              X(oversize_records) X(peer_restarts) X(link_resets) X(frames_discarded)              \
+#define FERRY_ENGINE_FIELDS(X)                                                                  \
+  X(iterations)                                                                                 \
+  X(busy_iterations)                                                                            \
+  X(records_tx)                                                                                 \
+  X(records_rx) X(descriptors_tx) X(descriptors_rx) X(frames_tx) X(frames_rx) X(bytes_rx)       \
+      X(ack_frames_tx) X(ack_frames_rx) X(retransmits) X(timeouts) X(fast_retransmits)          \
+          X(duplicates) X(out_of_window) X(malformed) X(bad_fcs) X(backpressure) X(window_full) \
+              X(oversize_records) X(peer_restarts) X(link_resets) X(frames_discarded)           \
                   X(frames_resent)
 // Transport counters as published (name, field).
-#define FERRY_TRANSPORT_FIELDS(X)                                                       \
-  X("port_frames_tx", frames_tx)                                                        \
-  X("port_frames_rx", frames_rx)                                                        \
-  X("port_bytes_tx", bytes_tx) X("port_bytes_rx", bytes_rx) X("tx_drops", tx_drops)     \
-      X("rx_dropped", rx_dropped) X("test_drops", test_drops)                           \
-          X("arp_requests_tx", arp_requests_tx) X("arp_replies_tx", arp_replies_tx)     \
-              X("arp_rx", arp_rx) X("connects", connects) X("disconnects", disconnects) \
-                  X("ring_full", ring_full)
+#define FERRY_TRANSPORT_FIELDS(X)                                                         \
+  X("port_frames_tx", frames_tx)                                                          \
+  X("port_frames_rx", frames_rx)                                                          \
+  X("port_bytes_tx", bytes_tx)                                                            \
+  X("port_bytes_rx", bytes_rx) X("tx_drops", tx_drops) X("rx_dropped", rx_dropped)        \
+      X("test_drops", test_drops) X("arp_requests_tx", arp_requests_tx)                   \
+          X("arp_replies_tx", arp_replies_tx) X("arp_rx", arp_rx) X("connects", connects) \
+              X("disconnects", disconnects) X("ring_full", ring_full)
 // What each lane's own dict carries (the 16 KiB reply must hold kMaxLanes of them).
-#define FERRY_LANE_ENGINE_FIELDS(X)                                                          \
-  X(records_tx)                                                                              \
-  X(records_rx)                                                                              \
-  X(descriptors_tx) X(descriptors_rx) X(frames_tx) X(frames_rx) X(retransmits) X(duplicates) \
-      X(backpressure) X(window_full) X(link_resets)
+#define FERRY_LANE_ENGINE_FIELDS(X)                                                        \
+  X(records_tx)                                                                            \
+  X(records_rx)                                                                            \
+  X(descriptors_tx)                                                                        \
+  X(descriptors_rx) X(frames_tx) X(frames_rx) X(retransmits) X(duplicates) X(backpressure) \
+      X(window_full) X(link_resets)
 #define FERRY_LANE_TRANSPORT_FIELDS(X) \
   X("port_frames_tx", frames_tx)       \
   X("port_frames_rx", frames_rx) X("tx_drops", tx_drops) X("ring_full", ring_full)
@@ -115,36 +118,28 @@ int cmd_latency(const char *, const char *, rte_tel_data *d) {
   std::lock_guard lk(g_mu);
   rte_tel_data_start_dict(d);
   if (g_lanes.empty()) return 0;
-  uint64_t buckets[LatencyHistogram::kBuckets] = {};
+  using Histogram = proto::LatencyHistogram;
+  std::array<uint64_t, Histogram::kBuckets> buckets{};
   uint64_t count = 0, sum = 0;
   for (Engine *e : g_lanes) {
-    const LatencyHistogram &h = e->counters().rtt;
-    for (int i = 0; i < LatencyHistogram::kBuckets; ++i) buckets[i] += h.bucket(i);
+    const Histogram &h = e->counters().rtt;
+    for (int i = 0; i < Histogram::kBuckets; ++i) buckets[i] += h.bucket(i);
     count += h.count();
     sum += h.sum_ns();
   }
   uint64_t total = 0;
   for (uint64_t b : buckets) total += b;
-  auto quantile = [&](double q) -> uint64_t {  // upper bound of the bucket holding q
-    if (total == 0) return 0;
-    uint64_t want = static_cast<uint64_t>(q * static_cast<double>(total));
-    if (want >= total) want = total - 1;
-    uint64_t seen = 0;
-    for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
-      seen += buckets[i];
-      if (seen > want) return uint64_t{2} << i;
-    }
-    return uint64_t{2} << (LatencyHistogram::kBuckets - 1);
-  };
+  auto quantile = [&](double q) { return Histogram::quantile_upper_ns(buckets, total, q); };
   rte_tel_data_add_dict_u64(d, "count", count);
   rte_tel_data_add_dict_u64(d, "mean_ns", count ? sum / count : 0);
   rte_tel_data_add_dict_u64(d, "p50_upper_ns", quantile(0.5));
   rte_tel_data_add_dict_u64(d, "p99_upper_ns", quantile(0.99));
   rte_tel_data_add_dict_u64(d, "p999_upper_ns", quantile(0.999));
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
+  for (int i = 0; i < Histogram::kBuckets; ++i) {
     if (!buckets[i]) continue;
     char name[32];
-    std::snprintf(name, sizeof(name), "lt_%llu_ns", 2ull << i);
+    std::snprintf(name, sizeof(name), "lt_%llu_ns",
+                  static_cast<unsigned long long>(Histogram::upper_ns(i)));
     rte_tel_data_add_dict_u64(d, name, buckets[i]);
   }
   return 0;

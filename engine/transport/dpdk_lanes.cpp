@@ -13,7 +13,6 @@ namespace ferry::engine {
 
 namespace {
 
-constexpr int kBurst = DpdkPort::kBurst;
 constexpr uint64_t kSendable = uint64_t{1} << 48;
 
 uint64_t pack_mac(const net::Mac &m) {
@@ -116,9 +115,9 @@ class RingTransport final : public Transport {
   int n_held_ = 0;
 };
 
-DpdkLaneIo::DpdkLaneIo(const config::TransportConfig &cfg, uint32_t lanes) : port_(cfg) {
-  if (lanes == 0 || lanes > config::kMaxLanes)
-    throw std::runtime_error("dpdk: lanes must be 1.." + std::to_string(config::kMaxLanes));
+DpdkLaneIo::DpdkLaneIo(const TransportOptions &cfg, uint32_t lanes) : port_(cfg) {
+  if (lanes == 0 || lanes > kMaxLanes)
+    throw std::runtime_error("dpdk: lanes must be 1.." + std::to_string(kMaxLanes));
   const unsigned size =
       rte_align32pow2(std::max<unsigned>({cfg.rx_desc, cfg.tx_desc, 4u * kBurst}));
   auto make = [&](const char *dir, uint32_t i, unsigned flags) {
@@ -173,8 +172,8 @@ int DpdkLaneIo::poll() {
   rte_mbuf *pkts[kBurst];
   const uint16_t got = rte_eth_rx_burst(port_.port_id(), 0, pkts, kBurst);
   if (got) {
-    rte_mbuf *batch[config::kMaxLanes][kBurst];
-    unsigned count[config::kMaxLanes] = {};
+    rte_mbuf *batch[kMaxLanes][kBurst];
+    unsigned count[kMaxLanes] = {};
     for (uint16_t i = 0; i < got; ++i) {
       rte_mbuf *mb = pkts[i];
       if (i + 1 < got) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));

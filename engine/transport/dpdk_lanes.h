@@ -24,7 +24,7 @@ namespace ferry::engine {
 class DpdkLaneIo {
  public:
   // Opens the port and makes two rings per lane. Needs the EAL. Throws std::runtime_error.
-  DpdkLaneIo(const config::TransportConfig &cfg, uint32_t lanes);
+  DpdkLaneIo(const TransportOptions &cfg, uint32_t lanes);
   ~DpdkLaneIo();
   DpdkLaneIo(const DpdkLaneIo &) = delete;
   DpdkLaneIo &operator=(const DpdkLaneIo &) = delete;

@@ -62,7 +62,7 @@ uint16_t open_port(const std::string &spec, bool &probed) {
 
 }  // namespace
 
-DpdkPort::DpdkPort(const config::TransportConfig &cfg) : tx_retries_(cfg.tx_retries) {
+DpdkPort::DpdkPort(const TransportOptions &cfg) : tx_retries_(cfg.tx_retries) {
   if (cfg.port.empty()) throw std::runtime_error("dpdk: transport.port is empty");
   port_ = open_port(cfg.port, probed_here_);
   port_name_ = cfg.port.substr(0, cfg.port.find(','));
@@ -120,10 +120,8 @@ DpdkPort::DpdkPort(const config::TransportConfig &cfg) : tx_retries_(cfg.tx_retr
   flow_.dst_ip = parse_ip(cfg.peer.ip, "transport.peer.ip");
   flow_.src_port = cfg.local.port;
   flow_.dst_port = cfg.peer.port;
-  if (!cfg.peer.mac.empty()) {
-    if (!config::parse_mac(cfg.peer.mac, flow_.dst_mac.data()))
-      throw std::runtime_error("dpdk: transport.peer.mac: not a MAC address: '" + cfg.peer.mac +
-                               "'");
+  if (cfg.peer_mac) {
+    flow_.dst_mac = *cfg.peer_mac;
     peer_mac_known_ = static_peer_mac_ = true;
   }
 }

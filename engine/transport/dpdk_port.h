@@ -21,9 +21,8 @@ namespace ferry::engine {
 
 class DpdkPort {
  public:
-  static constexpr int kBurst = 32;
   // Opens, configures and starts the port. Needs the EAL. Throws std::runtime_error.
-  explicit DpdkPort(const config::TransportConfig &cfg);
+  explicit DpdkPort(const TransportOptions &cfg);
   ~DpdkPort();
   DpdkPort(const DpdkPort &) = delete;
   DpdkPort &operator=(const DpdkPort &) = delete;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ferry/engine/idle.h"
+#include "ferry/proto/idle.h"
 
 namespace ferry::engine {
 
@@ -16,11 +16,11 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-constexpr int kOut = FaultTransport::kBurst * 2 + FaultTransport::kSlots;
+constexpr int kOut = kBurst * 2 + FaultTransport::kSlots;
 
 }  // namespace
 
-FaultTransport::FaultTransport(std::unique_ptr<Transport> inner, const config::FaultConfig &cfg,
+FaultTransport::FaultTransport(std::unique_ptr<Transport> inner, const FaultOptions &cfg,
                                uint64_t seed)
     : inner_(std::move(inner)), seed_(seed), cap_(inner_->max_frame()) {
   tx_.cfg = cfg.tx;
@@ -60,7 +60,7 @@ int FaultTransport::hold(Direction &d, FrameView f) {
 
 void FaultTransport::apply(Direction &d, FrameView f, uint64_t now, FrameView *out, int &n,
                            int cap) {
-  const config::FaultDirection &p = d.cfg;
+  const FaultDirection &p = d.cfg;
   d.c.frames.add();
   if (roll(d, p.drop_ppm)) {
     d.c.drop.add();
@@ -148,7 +148,7 @@ void FaultTransport::send_all(FrameView *views, int n) {
 }
 
 int FaultTransport::send(std::span<const FrameView> frames) {
-  const uint64_t now = now_ns();
+  const uint64_t now = proto::now_ns();
   size_t i = 0;
   do {
     FrameView out[kOut];
@@ -185,7 +185,7 @@ void FaultTransport::release_tx_due(uint64_t now) {
 int FaultTransport::recv(std::span<FrameView> out) {
   free_handed_out(rx_);  // the engine is done with what the last recv() returned
   rx_.scratch_used = 0;
-  const uint64_t now = now_ns();
+  const uint64_t now = proto::now_ns();
   release_tx_due(now);  // delayed frames go out even while the engine has nothing to send
   const int cap = static_cast<int>(out.size());
   int n = 0;
@@ -221,15 +221,15 @@ void FaultTransport::idle_wait(uint32_t us) {
   const uint64_t due = std::min(tx_.n_held ? tx_.next_release_ns : UINT64_MAX,
                                 rx_.n_held ? rx_.next_release_ns : UINT64_MAX);
   if (due != UINT64_MAX) {
-    const uint64_t now = now_ns();
+    const uint64_t now = proto::now_ns();
     if (due <= now) return;
     us = static_cast<uint32_t>(std::min<uint64_t>(us, (due - now) / 1000 + 1));
   }
   inner_->idle_wait(us);
 }
 
-std::unique_ptr<Transport> with_faults(std::unique_ptr<Transport> t,
-                                       const config::FaultConfig &faults, unsigned lane) {
+std::unique_ptr<Transport> with_faults(std::unique_ptr<Transport> t, const FaultOptions &faults,
+                                       unsigned lane) {
   if (!faults.enabled()) return t;
   return std::make_unique<FaultTransport>(std::move(t), faults, faults.seed + lane);
 }

@@ -1,5 +1,5 @@
 // Fault injection as a Transport decorator (this kernel has no netem): wrapped around the real
-// transport when a service's YAML has a `faults` section (config::FaultConfig). On the way out
+// transport when a service's YAML has a `faults` section (FaultOptions). On the way out
 // (tx) and in (rx), each frame is independently, with its own probability:
 //   drop       never delivered
 //   corrupt    delivered with `corrupt_bytes` random bytes changed (a copy: the engine's
@@ -18,8 +18,8 @@
 #include <memory>
 #include <vector>
 
-#include "ferry/config/config.h"
 #include "ferry/engine/counters.h"
+#include "ferry/engine/options.h"
 #include "ferry/engine/transport.h"
 
 namespace ferry::engine {
@@ -50,10 +50,9 @@ struct FaultCounters {
 class FaultTransport final : public Transport {
  public:
   static constexpr int kSlots = 64;  // held frames per direction
-  static constexpr int kBurst = 32;  // frames handled per send()/recv() pass
   static constexpr uint32_t kReorderMaxUs = 250;
 
-  FaultTransport(std::unique_ptr<Transport> inner, const config::FaultConfig &cfg, uint64_t seed);
+  FaultTransport(std::unique_ptr<Transport> inner, const FaultOptions &cfg, uint64_t seed);
   ~FaultTransport() override;
 
   std::string_view name() const override { return inner_->name(); }
@@ -79,7 +78,7 @@ class FaultTransport final : public Transport {
     bool handed_out = false;    // rx: given to the engine, freed at the next recv()
   };
   struct Direction {
-    config::FaultDirection cfg;
+    FaultDirection cfg;
     uint64_t rng = 0;
     FaultCounters c;
     std::vector<uint8_t> storage;  // kSlots held frames + kBurst scratch (corrupted copies)
@@ -115,8 +114,8 @@ class FaultTransport final : public Transport {
 // Wraps `t` in a FaultTransport when `faults` asks for any; returns `t` unchanged otherwise.
 // `lane` varies the seed so that lanes do not make the same decisions. The faults and their
 // counters are published under /ferry/faults (fault_telemetry.cpp).
-std::unique_ptr<Transport> with_faults(std::unique_ptr<Transport> t,
-                                       const config::FaultConfig &faults, unsigned lane = 0);
+std::unique_ptr<Transport> with_faults(std::unique_ptr<Transport> t, const FaultOptions &faults,
+                                       unsigned lane = 0);
 
 // Telemetry registry (fault_telemetry.cpp): every live FaultTransport, summed by /ferry/faults.
 void fault_telemetry_add(const FaultTransport *t);

@@ -11,7 +11,7 @@
 
 namespace ferry::engine {
 
-sockaddr_in to_sockaddr(const config::Endpoint &ep, const char *what) {
+sockaddr_in to_sockaddr(const Endpoint &ep, const char *what) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(ep.port);

@@ -5,13 +5,13 @@
 
 #include <string>
 
-#include "ferry/config/config.h"
+#include "ferry/engine/options.h"
 
 namespace ferry::engine {
 
 // IPv4 socket address of an endpoint; throws std::runtime_error naming `what` if the IP does
 // not parse. An empty IP means INADDR_ANY.
-sockaddr_in to_sockaddr(const config::Endpoint &ep, const char *what);
+sockaddr_in to_sockaddr(const Endpoint &ep, const char *what);
 // "a.b.c.d:port" for messages.
 std::string to_string(const sockaddr_in &a);
 // Throws std::runtime_error("<what>: <strerror(errno)>").

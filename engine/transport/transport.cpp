@@ -43,14 +43,14 @@ bool Transport::test_drop_slow() {
   return drop;
 }
 
-std::unique_ptr<Transport> make_transport(const config::TransportConfig &cfg, Role role) {
-  switch (cfg.kind) {
-    case config::TransportConfig::Kind::kKernelUdp:
-      return std::make_unique<KernelUdpTransport>(cfg);
-    case config::TransportConfig::Kind::kKernelTcp:
-      return std::make_unique<KernelTcpTransport>(cfg, role);
-    case config::TransportConfig::Kind::kDpdk:
-      return std::make_unique<DpdkTransport>(cfg);
+std::unique_ptr<Transport> make_transport(const TransportOptions &opt, Role role) {
+  switch (opt.kind) {
+    case TransportOptions::Kind::kKernelUdp:
+      return std::make_unique<KernelUdpTransport>(opt);
+    case TransportOptions::Kind::kKernelTcp:
+      return std::make_unique<KernelTcpTransport>(opt, role);
+    case TransportOptions::Kind::kDpdk:
+      return std::make_unique<DpdkTransport>(opt);
   }
   throw std::runtime_error("unknown transport kind");
 }

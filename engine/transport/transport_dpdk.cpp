@@ -7,7 +7,7 @@
 
 namespace ferry::engine {
 
-DpdkTransport::DpdkTransport(const config::TransportConfig &cfg) : port_(cfg) {}
+DpdkTransport::DpdkTransport(const TransportOptions &cfg) : port_(cfg) {}
 
 DpdkTransport::~DpdkTransport() {
   free_held();

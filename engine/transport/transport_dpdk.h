@@ -18,9 +18,8 @@ namespace ferry::engine {
 
 class DpdkTransport final : public Transport {
  public:
-  static constexpr int kBurst = DpdkPort::kBurst;
   // Opens, configures and starts the port. Needs the EAL. Throws std::runtime_error.
-  explicit DpdkTransport(const config::TransportConfig &cfg);
+  explicit DpdkTransport(const TransportOptions &cfg);
   ~DpdkTransport() override;
 
   std::string_view name() const override { return "dpdk"; }

@@ -16,7 +16,6 @@
 namespace ferry::engine {
 
 namespace {
-constexpr int kBatch = 32;
 constexpr size_t kRxBuffer = 256 * 1024;
 constexpr uint64_t kReconnectNs = 100 * 1000 * 1000;
 
@@ -27,7 +26,7 @@ void set_stream_options(int fd) {
 }
 }  // namespace
 
-KernelTcpTransport::KernelTcpTransport(const config::TransportConfig &cfg, Role role)
+KernelTcpTransport::KernelTcpTransport(const TransportOptions &cfg, Role role)
     : role_(role),
       local_(to_sockaddr(cfg.local, "transport.local.ip")),
       peer_(to_sockaddr(cfg.peer, "transport.peer.ip")),
@@ -142,9 +141,9 @@ bool KernelTcpTransport::flush_pending() {
 
 int KernelTcpTransport::send(std::span<const FrameView> frames) {
   if (!connected_ || !flush_pending()) return 0;
-  const int n = static_cast<int>(std::min<size_t>(frames.size(), kBatch));
-  uint8_t prefix[kBatch][4];
-  iovec iov[2 * kBatch];
+  const int n = static_cast<int>(std::min<size_t>(frames.size(), kBurst));
+  uint8_t prefix[kBurst][4];
+  iovec iov[2 * kBurst];
   int m = 0;
   for (int i = 0; i < n; ++i) {
     if (test_drop_this()) {  // on a stream, a lost frame means a lost connection

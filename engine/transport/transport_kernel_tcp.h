@@ -16,7 +16,7 @@ namespace ferry::engine {
 
 class KernelTcpTransport final : public Transport {
  public:
-  KernelTcpTransport(const config::TransportConfig &cfg, Role role);
+  KernelTcpTransport(const TransportOptions &cfg, Role role);
 
   std::string_view name() const override { return "kernel-tcp"; }
   bool reliable() const override { return true; }

@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kIpUdpHeaders = 20 + 8;
 }
 
-KernelUdpTransport::KernelUdpTransport(const config::TransportConfig &cfg)
+KernelUdpTransport::KernelUdpTransport(const TransportOptions &cfg)
     : peer_(to_sockaddr(cfg.peer, "transport.peer.ip")),
       max_frame_(std::min<size_t>(cfg.mtu > kIpUdpHeaders ? cfg.mtu - kIpUdpHeaders : 0,
                                   proto::kMaxFrameSize)),
@@ -40,8 +40,8 @@ KernelUdpTransport::KernelUdpTransport(const config::TransportConfig &cfg)
   if (::bind(fd_.get(), reinterpret_cast<sockaddr *>(&local), sizeof(local)) != 0)
     throw_errno("kernel-udp: bind " + to_string(local));
 
-  rx_buf_.resize(kBatch * (max_frame_ + 1));
-  for (int i = 0; i < kBatch; ++i) {
+  rx_buf_.resize(kBurst * (max_frame_ + 1));
+  for (int i = 0; i < kBurst; ++i) {
     rx_iov_[i] = {rx_buf_.data() + i * (max_frame_ + 1), max_frame_ + 1};
     std::memset(&rx_msgs_[i], 0, sizeof(rx_msgs_[i]));
   }
@@ -59,9 +59,9 @@ uint16_t KernelUdpTransport::local_port() const {
 }
 
 int KernelUdpTransport::send(std::span<const FrameView> frames) {
-  const int n = static_cast<int>(std::min<size_t>(frames.size(), kBatch));
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
+  const int n = static_cast<int>(std::min<size_t>(frames.size(), kBurst));
+  mmsghdr msgs[kBurst];
+  iovec iov[kBurst];
   int m = 0;
   for (int i = 0; i < n; ++i) {
     if (test_drop_this()) continue;
@@ -99,7 +99,7 @@ int KernelUdpTransport::send(std::span<const FrameView> frames) {
 }
 
 int KernelUdpTransport::recv(std::span<FrameView> out) {
-  const int want = static_cast<int>(std::min<size_t>(out.size(), kBatch));
+  const int want = static_cast<int>(std::min<size_t>(out.size(), kBurst));
   if (want == 0) return 0;
   for (int i = 0; i < want; ++i) {
     msghdr &h = rx_msgs_[i].msg_hdr;

@@ -15,8 +15,7 @@ namespace ferry::engine {
 
 class KernelUdpTransport final : public Transport {
  public:
-  static constexpr int kBatch = 32;
-  explicit KernelUdpTransport(const config::TransportConfig &cfg);
+  explicit KernelUdpTransport(const TransportOptions &cfg);
 
   std::string_view name() const override { return "kernel-udp"; }
   bool reliable() const override { return false; }
@@ -33,10 +32,10 @@ class KernelUdpTransport final : public Transport {
   sockaddr_in peer_{};
   size_t max_frame_;
   uint32_t tx_retries_;
-  std::vector<uint8_t> rx_buf_;  // kBatch buffers of max_frame_ + 1 (the +1 detects truncation)
-  mmsghdr rx_msgs_[kBatch];
-  iovec rx_iov_[kBatch];
-  sockaddr_in rx_from_[kBatch];
+  std::vector<uint8_t> rx_buf_;  // kBurst buffers of max_frame_ + 1 (the +1 detects truncation)
+  mmsghdr rx_msgs_[kBurst];
+  iovec rx_iov_[kBurst];
+  sockaddr_in rx_from_[kBurst];
 };
 
 }  // namespace ferry::engine

@@ -105,7 +105,7 @@ void Device::start(const proto::SessionSecrets &secrets) {
 
 void Device::handshake(const proto::Psk &psk) {
   const Deadline deadline = Deadline::in_ms(cfg_.handshake_timeout_ms);
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   while (!region_.host_ready()) {
     if (deadline.passed())
       throw std::runtime_error("region " + cfg_.region_path +
@@ -194,7 +194,8 @@ int Device::timeout_reason(const Queue &q, uint64_t heartbeat_at_start, uint64_t
                            uint64_t suspicious_at_start) {
   if (suspicious(const_cast<Queue &>(q)) != suspicious_at_start) return -EBADMSG;
   if (!region_.host_ready()) return -ENOTCONN;
-  if (region_.heartbeat() == heartbeat_at_start && now_ns() - started_ns >= kHeartbeatMinWaitNs)
+  if (region_.heartbeat() == heartbeat_at_start &&
+      proto::now_ns() - started_ns >= kHeartbeatMinWaitNs)
     return -ENOTCONN;
   return -ETIMEDOUT;
 }
@@ -209,15 +210,15 @@ void Device::fill_read(Descriptor &d, unsigned bar, uint64_t off, unsigned size)
 }
 
 int Device::post_locked(Queue &qu, const Descriptor &d, const Deadline &deadline) {
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   return qu.post(d, deadline, idler);
 }
 
 int Device::wait_locked(Queue &qu, uint64_t seq, const Deadline &deadline, uint64_t &value) {
-  const uint64_t hb0 = region_.heartbeat(), t0 = now_ns(), s0 = suspicious(qu);
+  const uint64_t hb0 = region_.heartbeat(), t0 = proto::now_ns(), s0 = suspicious(qu);
   qu.awaited.seq = seq;
   qu.awaited.done = false;
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   for (;;) {
     int n = qu.poll(kPollBudget, *this);
     if (qu.awaited.done) break;
@@ -264,7 +265,7 @@ int Device::read(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t
   Descriptor d;
   fill_read(d, bar, off, size);
   uint64_t seq = 0;
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   if (int r = qu.seal_and_post(d, deadline, idler, seq); r != 0) return r;
   uint64_t v = 0;
   if (int r = wait_locked(qu, seq, deadline, v); r != 0) return r;
@@ -284,7 +285,7 @@ int Device::write(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_
   d.body.offset.set(off);
   d.body.value.set(value & size_mask(size));
   uint64_t seq = 0;
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   return qu.seal_and_post(d, Deadline::in_ms(cfg_.mmio_timeout_ms), idler, seq);
 }
 
@@ -314,7 +315,7 @@ int Device::sync_for_device(uint16_t q, uint64_t dma_addr, size_t len) {
   d.body.len.set(ann.len);
   d.body.value.set(ann.first_version);
   uint64_t seq = 0;
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   return qu.seal_and_post(d, Deadline::in_ms(cfg_.mmio_timeout_ms), idler, seq);
 }
 
@@ -356,7 +357,7 @@ int Device::poll(uint16_t q) {
 int Device::wait_irq(uint16_t q, uint32_t &vectors, int timeout_ms) {
   if (timeout_ms < 0 || q >= n_queues()) return -EINVAL;
   const Deadline deadline = Deadline::in_ms(static_cast<uint64_t>(timeout_ms));
-  Idler idler(cfg_.idle);
+  IdlePoller idler(cfg_.idle);
   for (;;) {
     const int n = poll(q);
     if (uint32_t v = irq_pending_.exchange(0, std::memory_order_acq_rel); v != 0) {

@@ -34,7 +34,7 @@ uint64_t Queue::seal(Descriptor &d) {
   return seq;
 }
 
-int Queue::wait_room(const Deadline &deadline, Idler &idler) {
+int Queue::wait_room(const Deadline &deadline, IdlePoller &idler) {
   bool waited = false;
   for (;;) {
     int free = sq_.free_slots();
@@ -52,7 +52,7 @@ int Queue::wait_room(const Deadline &deadline, Idler &idler) {
   }
 }
 
-int Queue::post(const Descriptor &d, const Deadline &deadline, Idler &idler) {
+int Queue::post(const Descriptor &d, const Deadline &deadline, IdlePoller &idler) {
   if (int r = wait_room(deadline, idler); r != 0) return r;
   // Only this thread produces, so the room found above is still there (the consumer can
   // only add to it); a host that moves its index meanwhile is caught by push().
@@ -64,7 +64,8 @@ int Queue::post(const Descriptor &d, const Deadline &deadline, Idler &idler) {
   return 0;
 }
 
-int Queue::seal_and_post(Descriptor &d, const Deadline &deadline, Idler &idler, uint64_t &seq) {
+int Queue::seal_and_post(Descriptor &d, const Deadline &deadline, IdlePoller &idler,
+                         uint64_t &seq) {
   if (int r = wait_room(deadline, idler); r != 0) return r;
   seq = seal(d);
   if (sq_.push(d) != 1) {

@@ -11,12 +11,15 @@
 
 #include "ferry/proto/aead.h"
 #include "ferry/proto/descriptor.h"
+#include "ferry/proto/idle.h"
 #include "ferry/proto/replay_window.h"
 #include "ferry/proto/session.h"
 #include "ferry/proto/shm_ring.h"
-#include "idle.h"
 
 namespace ferry::guest {
+
+using proto::Deadline;
+using proto::IdlePoller;
 
 struct QueueStats {
   std::atomic<uint64_t> posted{0};       // sealed descriptors put into the SQ
@@ -57,11 +60,12 @@ class Queue {
   uint64_t seal(proto::Descriptor &d);
   // Puts d into the SQ, waiting for room until `deadline`. 0, -ETIMEDOUT, or -EBADMSG when
   // the host made the consumer index impossible.
-  int post(const proto::Descriptor &d, const Deadline &deadline, Idler &idler);
+  int post(const proto::Descriptor &d, const Deadline &deadline, IdlePoller &idler);
   // Waits for room, then seals d (seal()) and posts it, so a request that cannot be posted
   // never uses up a sequence number (a gap would stall the device's in-order queue).
   // 0 with `seq` set, or -errno as post().
-  int seal_and_post(proto::Descriptor &d, const Deadline &deadline, Idler &idler, uint64_t &seq);
+  int seal_and_post(proto::Descriptor &d, const Deadline &deadline, IdlePoller &idler,
+                    uint64_t &seq);
 
   // Takes up to `budget` slots from the CQ; each is copied out, checked, authenticated and
   // replay-checked, and the good ones go to `h`. Returns slots taken, or -EBADMSG when the
@@ -83,7 +87,7 @@ class Queue {
   std::vector<uint8_t> staging;
 
  private:
-  int wait_room(const Deadline &deadline, Idler &idler);
+  int wait_room(const Deadline &deadline, IdlePoller &idler);
 
   uint16_t index_;
   uint32_t channel_;

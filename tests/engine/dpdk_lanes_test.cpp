@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "transport/dpdk_lanes.h"
 #include "ferry/engine/eal.h"
-#include "ferry/engine/idle.h"
+#include "ferry/proto/idle.h"
 #include "lab.h"
 #include "require.h"
+#include "transport/dpdk_lanes.h"
 
 namespace ferry::engine {
 namespace {
@@ -27,7 +27,7 @@ class EalEnv : public ::testing::Environment {
  public:
   void SetUp() override {
     if (!testing::running_as_root()) return;  // the tests say why they cannot run
-    config::EalConfig eal;
+    EalOptions eal;
     eal.lcores = {0};
     eal.no_huge = true;
     eal.memory_mb = 64;
@@ -45,13 +45,13 @@ const auto *const g_env = ::testing::AddGlobalTestEnvironment(new EalEnv);
 constexpr uint16_t kBasePort = 7300;
 constexpr uint32_t kMbufs = 1023;
 
-config::TransportConfig loopback_cfg() {
-  config::TransportConfig c;
-  c.kind = config::TransportConfig::Kind::kDpdk;
+TransportOptions loopback_cfg() {
+  TransportOptions c;
+  c.kind = TransportOptions::Kind::kDpdk;
   c.port = "net_ring0";  // hot-plugged by the port, removed when it closes
-  c.local = {"198.18.0.9", kBasePort, ""};
-  c.peer = {"198.18.0.9", kBasePort, ""};  // ourselves: the ring loops every frame back
-  c.rx_desc = c.tx_desc = 64;              // rings of 128 (127 usable)
+  c.local = {"198.18.0.9", kBasePort};
+  c.peer = {"198.18.0.9", kBasePort};  // ourselves: the ring loops every frame back
+  c.rx_desc = c.tx_desc = 64;          // rings of 128 (127 usable)
   c.mbufs = kMbufs;
   c.mbuf_cache = 32;
   return c;
@@ -64,9 +64,9 @@ void pump(DpdkLaneIo &io) {
 
 // Brings the port up and lets it resolve its "peer" (itself) by ARP over the loop.
 void resolve(DpdkLaneIo &io, Transport &lane) {
-  const uint64_t end = now_ns() + 2'000'000'000ull;
-  while (!lane.link_up() && now_ns() < end) {
-    io.maintain(now_ns());
+  const uint64_t end = proto::now_ns() + 2'000'000'000ull;
+  while (!lane.link_up() && proto::now_ns() < end) {
+    io.maintain(proto::now_ns());
     pump(io);
   }
 }

@@ -18,7 +18,7 @@
 namespace ferry::testing {
 namespace {
 
-using Kind = config::TransportConfig::Kind;
+using Kind = engine::TransportOptions::Kind;
 
 std::string peer_bin() {
   return build_root() + "/tests/engine/ferry-engine-peer";
@@ -101,8 +101,8 @@ void dpdk_echo_against_kernel_udp(const std::string &vdev_kind, bool static_peer
     engine::Engine e(engine::make_transport(cb, engine::Role::kConnect), src, opts(cb));
     e.run(stop);
   });
-  const uint64_t end = engine::now_ns() + 20'000'000'000ull;
-  while (src.echoes.received < 20000 && engine::now_ns() < end && echo.running())
+  const uint64_t end = proto::now_ns() + 20'000'000'000ull;
+  while (src.echoes.received < 20000 && proto::now_ns() < end && echo.running())
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   t.join();

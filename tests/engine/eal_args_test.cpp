@@ -1,4 +1,4 @@
-// The EAL argument vector built from config::EalConfig.
+// The EAL argument vector built from engine::EalOptions.
 #include "ferry/engine/eal.h"
 
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@ bool has(const std::vector<std::string> &a, const std::string &flag) {
 }
 
 TEST(EalArgs, lcores_memory_prefix_devices_and_extra_args_are_passed_through) {
-  config::EalConfig e;
+  EalOptions e;
   e.lcores = {2, 3};
   e.main_lcore = 3;
   e.memory_mb = 512;
@@ -40,7 +40,7 @@ TEST(EalArgs, lcores_memory_prefix_devices_and_extra_args_are_passed_through) {
 }
 
 TEST(EalArgs, cpus_place_each_lcore_on_its_cpu_with_the_lcores_option) {
-  config::EalConfig e;
+  EalOptions e;
   e.lcores = {0, 1, 2};
   e.cpus = {0, 1, 1};  // three lcores (port + two lanes) on a two-CPU machine
   const auto a = eal_args(e);
@@ -49,7 +49,7 @@ TEST(EalArgs, cpus_place_each_lcore_on_its_cpu_with_the_lcores_option) {
 }
 
 TEST(EalArgs, no_huge_and_an_empty_allow_list_mean_no_hugepages_and_no_pci) {
-  config::EalConfig e;
+  EalOptions e;
   e.no_huge = true;
   const auto a = eal_args(e);
   EXPECT_TRUE(has(a, "--no-huge"));
@@ -59,7 +59,7 @@ TEST(EalArgs, no_huge_and_an_empty_allow_list_mean_no_hugepages_and_no_pci) {
 }
 
 TEST(EalArgs, an_explicit_huge_unlink_choice_in_extra_args_wins) {
-  config::EalConfig e;
+  EalOptions e;
   e.extra_args = {"--huge-unlink=never"};
   const auto a = eal_args(e);
   EXPECT_EQ(std::count_if(a.begin(), a.end(),

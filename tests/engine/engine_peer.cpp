@@ -9,13 +9,15 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "ferry/config/config.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
-#include "ferry/engine/idle.h"
 #include "ferry/engine/telemetry.h"
+#include "ferry/proto/idle.h"
 #include "seq_handlers.h"
 
 namespace {
@@ -46,11 +48,15 @@ uint64_t number(const std::string &flag, const std::string &s, uint64_t max) {
 }
 
 // IP:PORT, or IP:PORT@MAC for a static peer MAC.
-ferry::config::Endpoint endpoint(const std::string &flag, const std::string &arg) {
-  ferry::config::Endpoint e;
+ferry::engine::Endpoint endpoint(const std::string &flag, const std::string &arg,
+                                 std::optional<ferry::engine::MacAddress> *mac = nullptr) {
+  ferry::engine::Endpoint e;
   std::string s = arg;
   if (auto at = s.find('@'); at != std::string::npos) {
-    e.mac = s.substr(at + 1);
+    ferry::engine::MacAddress m{};
+    if (mac == nullptr || !ferry::config::parse_mac(s.substr(at + 1), m.data()))
+      usage(flag + ": not a MAC address after '@': '" + arg + "'");
+    *mac = m;
     s = s.substr(0, at);
   }
   auto colon = s.rfind(':');
@@ -67,11 +73,12 @@ int main(int argc, char **argv) {
   std::string mode, ready;
   uint64_t count = 1000, timeout_ms = 30000, drop_permille = 0;
   engine::Role role = engine::Role::kConnect;
-  config::EalConfig eal;
+  engine::EalOptions eal;
   eal.memory_mb = 64;
   eal.file_prefix = "ferry-engine-peer";
-  config::TransportConfig t;
-  config::IdlePolicy idle;
+  engine::TransportOptions t;
+  engine::EngineOptions opt;
+  opt.housekeeping_every = 256;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -83,11 +90,11 @@ int main(int argc, char **argv) {
     else if (a == "--transport") {
       const std::string k = val();
       if (k == "kernel-udp")
-        t.kind = config::TransportConfig::Kind::kKernelUdp;
+        t.kind = engine::TransportOptions::Kind::kKernelUdp;
       else if (k == "kernel-tcp")
-        t.kind = config::TransportConfig::Kind::kKernelTcp;
+        t.kind = engine::TransportOptions::Kind::kKernelTcp;
       else if (k == "dpdk")
-        t.kind = config::TransportConfig::Kind::kDpdk;
+        t.kind = engine::TransportOptions::Kind::kDpdk;
       else
         usage("--transport: unknown '" + k + "'");
     } else if (a == "--role") {
@@ -101,7 +108,7 @@ int main(int argc, char **argv) {
     } else if (a == "--local")
       t.local = endpoint(a, val());
     else if (a == "--peer")
-      t.peer = endpoint(a, val());
+      t.peer = endpoint(a, val(), &t.peer_mac);
     else if (a == "--count")
       count = number(a, val(), UINT32_MAX);
     else if (a == "--port")
@@ -131,7 +138,7 @@ int main(int argc, char **argv) {
   t.mbufs = 4095;
   t.mbuf_cache = 128;
   t.rx_desc = t.tx_desc = 512;
-  t.retransmit_us = 5000;
+  opt.retransmit_us = 5000;
 
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -145,16 +152,15 @@ int main(int argc, char **argv) {
     testing::SeqSink echo(true);
     engine::RecordHandler &h = mode == "source" ? static_cast<engine::RecordHandler &>(source)
                                                 : static_cast<engine::RecordHandler &>(echo);
-    engine::Engine e(std::move(transport), h,
-                     engine::EngineOptions::from(t, idle, /*housekeeping_every=*/256));
+    engine::Engine e(std::move(transport), h, opt);
     engine::telemetry_publish(&e, mode == "source" ? "test-source" : "test-echo");
-    e.housekeeping(engine::now_ns());  // first ARP request right away
+    e.housekeeping(proto::now_ns());  // first ARP request right away
     if (!ready.empty()) std::ofstream(ready) << getpid() << "\n";
 
     // The engine's loop, with an exit condition: all echoes back (source) or a deadline.
     std::thread stopper([&] {
-      const uint64_t end = engine::now_ns() + timeout_ms * 1000000;
-      while (!g_stop.load() && engine::now_ns() < end) {
+      const uint64_t end = proto::now_ns() + timeout_ms * 1000000;
+      while (!g_stop.load() && proto::now_ns() < end) {
         if (mode == "source" && source.echoes.received >= count) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
@@ -180,8 +186,7 @@ int main(int argc, char **argv) {
         (unsigned long long)tc.test_drops.get(), (unsigned long long)tc.arp_rx.get(),
         (unsigned long long)tc.arp_replies_tx.get(), (unsigned long long)c.fast_retransmits.get(),
         (unsigned long long)tc.frames_rx.get(), (unsigned long long)tc.rx_dropped.get(),
-        (unsigned long long)c.malformed.get(),
-        (unsigned long long)c.rtt.quantile_upper_ns(0.5),
+        (unsigned long long)c.malformed.get(), (unsigned long long)c.rtt.quantile_upper_ns(0.5),
         (unsigned long long)c.rtt.quantile_upper_ns(0.99));
     std::fflush(stdout);
     engine::telemetry_publish(nullptr, nullptr);

@@ -17,13 +17,12 @@
 namespace ferry::testing {
 namespace {
 
-using Kind = config::TransportConfig::Kind;
+using Kind = engine::TransportOptions::Kind;
 
 struct TcpPair {
   uint16_t port = free_port(SOCK_STREAM);
-  config::TransportConfig listen_cfg = kernel_cfg(Kind::kKernelTcp, "127.0.0.1", port, "", 0);
-  config::TransportConfig connect_cfg =
-      kernel_cfg(Kind::kKernelTcp, "127.0.0.1", 0, "127.0.0.1", port);
+  TestLink listen_cfg = kernel_cfg(Kind::kKernelTcp, "127.0.0.1", port, "", 0);
+  TestLink connect_cfg = kernel_cfg(Kind::kKernelTcp, "127.0.0.1", 0, "127.0.0.1", port);
 };
 
 TEST(KernelTcp, records_arrive_in_order_and_echo_back) {
@@ -116,11 +115,11 @@ TEST(KernelTcp, frames_split_across_reads_are_reassembled) {
     auto f = seq_frame(s);
     for (uint8_t byte : f) {  // one byte per segment
       ASSERT_EQ(1, write(fd, &byte, 1));
-      dn.housekeeping(engine::now_ns());
-      dn.run_once(engine::now_ns());
+      dn.housekeeping(proto::now_ns());
+      dn.run_once(proto::now_ns());
     }
   }
-  for (int i = 0; i < 1000 && sink.seq.received < 3; ++i) dn.run_once(engine::now_ns());
+  for (int i = 0; i < 1000 && sink.seq.received < 3; ++i) dn.run_once(proto::now_ns());
   EXPECT_EQ(sink.seq.received, 3u);
   EXPECT_TRUE(sink.seq.clean());
   close(fd);
@@ -136,8 +135,8 @@ TEST(KernelTcp, a_length_prefix_out_of_bounds_closes_the_connection) {
   const uint32_t huge = 1u << 30;  // little-endian on the wire, far above any frame
   ASSERT_EQ(4, write(fd, &huge, 4));
   for (int i = 0; i < 2000 && dn.transport().counters().disconnects.get() == 0; ++i) {
-    dn.housekeeping(engine::now_ns());
-    dn.run_once(engine::now_ns());
+    dn.housekeeping(proto::now_ns());
+    dn.run_once(proto::now_ns());
   }
   EXPECT_EQ(dn.transport().counters().disconnects.get(), 1u);
   EXPECT_EQ(dn.transport().counters().rx_dropped.get(), 1u);
@@ -147,8 +146,8 @@ TEST(KernelTcp, a_length_prefix_out_of_bounds_closes_the_connection) {
   auto f = seq_frame(1);
   ASSERT_EQ(static_cast<ssize_t>(f.size()), write(fd, f.data(), f.size()));
   for (int i = 0; i < 2000 && sink.seq.received == 0; ++i) {
-    dn.housekeeping(engine::now_ns());
-    dn.run_once(engine::now_ns());
+    dn.housekeeping(proto::now_ns());
+    dn.run_once(proto::now_ns());
   }
   EXPECT_EQ(sink.seq.received, 1u);
   close(fd);
@@ -165,7 +164,7 @@ void veth_exchange(Kind kind) {
   SeqSink echo(true);
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
-  auto side = [&](const std::string &ns, const config::TransportConfig &c, engine::Role role,
+  auto side = [&](const std::string &ns, const TestLink &c, engine::Role role,
                   engine::RecordHandler &h) {
     InNetns in(ns);
     if (!in.ok()) {
@@ -182,8 +181,8 @@ void veth_exchange(Kind kind) {
   };
   std::thread tb(side, lab.ns_b, cb, engine::Role::kListen, std::ref(echo));
   std::thread ta(side, lab.ns_a, ca, engine::Role::kConnect, std::ref(src));
-  const uint64_t end = engine::now_ns() + 20'000'000'000ull;
-  while (src.echoes.received < 10000 && engine::now_ns() < end && failures == 0)
+  const uint64_t end = proto::now_ns() + 20'000'000'000ull;
+  while (src.echoes.received < 10000 && proto::now_ns() < end && failures == 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   ta.join();

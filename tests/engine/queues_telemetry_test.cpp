@@ -35,7 +35,7 @@ using testing::ResponderOptions;
 class EalEnv : public ::testing::Environment {
  public:
   void SetUp() override {
-    config::EalConfig eal;
+    engine::EalOptions eal;
     eal.lcores = {0};
     eal.no_huge = true;
     eal.memory_mb = 64;

@@ -16,12 +16,12 @@
 namespace ferry::testing {
 namespace {
 
-using Kind = config::TransportConfig::Kind;
+using Kind = engine::TransportOptions::Kind;
 
 struct UdpPair {
   uint16_t pa = free_port(SOCK_DGRAM), pb = free_port(SOCK_DGRAM);
-  config::TransportConfig ca = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
-  config::TransportConfig cb = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
+  TestLink ca = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
+  TestLink cb = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
   std::unique_ptr<engine::Engine> make(engine::RecordHandler &h, bool side_a,
                                        bool resend_after_peer_restart = false) {
     const auto &c = side_a ? ca : cb;
@@ -89,10 +89,10 @@ TEST(Reliability, a_retransmission_resends_the_same_frame_bytes_with_backoff) {
   // went out (first transmission, then each retransmission). The engine resends when `now`
   // reaches the due time, so a late poll can only lengthen an interval, never shorten it.
   std::vector<uint64_t> sent_at;
-  const uint64_t end = engine::now_ns() + 2'000'000'000;
-  while (engine::now_ns() < end && sent_at.size() < 7) {
+  const uint64_t end = proto::now_ns() + 2'000'000'000;
+  while (proto::now_ns() < end && sent_at.size() < 7) {
     const uint64_t before = e.counters().frames_tx.get() + e.counters().retransmits.get();
-    const uint64_t now = engine::now_ns();
+    const uint64_t now = proto::now_ns();
     e.run_once(now);
     const uint64_t after = e.counters().frames_tx.get() + e.counters().retransmits.get();
     for (uint64_t i = before; i < after; ++i) sent_at.push_back(now);
@@ -140,7 +140,7 @@ TEST(Reliability, a_full_window_refuses_records_until_acks_free_it) {
   c.mtu = 210;  // 182-byte frames: two 72-byte records each
   SeqSource src(1000, 1);
   engine::Engine e(engine::make_transport(c, engine::Role::kConnect), src, opts(c));
-  for (int i = 0; i < 100; ++i) e.run_once(engine::now_ns());
+  for (int i = 0; i < 100; ++i) e.run_once(proto::now_ns());
   EXPECT_EQ(e.in_flight(), 4u);
   EXPECT_EQ(src.sent(), 8u);
   EXPECT_GT(e.counters().window_full.get(), 0u);
@@ -175,7 +175,7 @@ TEST(Reliability, frames_a_restarted_peer_never_acked_are_resent_to_it_when_aske
     SeqSink sink1;
     auto b1 = p.make(sink1, false);
     ASSERT_TRUE(drive(*a, *b1, [&] { return sink1.seq.received >= 3000; }));
-    for (int i = 0; i < 5; ++i) a->run_once(engine::now_ns());  // frames left in flight
+    for (int i = 0; i < 5; ++i) a->run_once(proto::now_ns());  // frames left in flight
     last_old = sink1.seq.expected - 1;
   }
   SeqSink sink2;
@@ -211,8 +211,7 @@ TEST(Reliability, frames_from_strangers_and_malformed_frames_are_dropped_and_cou
     sendto(fd, junk, sizeof(junk), 0, reinterpret_cast<sockaddr *>(&a), sizeof(a));
     close(fd);
   }
-  for (int i = 0; i < 1000 && b->counters().malformed.get() == 0; ++i)
-    b->run_once(engine::now_ns());
+  for (int i = 0; i < 1000 && b->counters().malformed.get() == 0; ++i) b->run_once(proto::now_ns());
   EXPECT_EQ(b->counters().malformed.get(), 1u);
   EXPECT_EQ(b->transport().counters().rx_dropped.get(), 1u);
   EXPECT_EQ(sink.seq.received, 0u);

@@ -13,14 +13,14 @@
 #include <vector>
 
 #include "engine_test_util.h"
-#include "transport/fault_transport.h"
 #include "ferry/proto/frame.h"
 #include "seq_handlers.h"
+#include "transport/fault_transport.h"
 
 namespace ferry::testing {
 namespace {
 
-using Kind = config::TransportConfig::Kind;
+using Kind = engine::TransportOptions::Kind;
 using engine::FaultTransport;
 using engine::FrameView;
 
@@ -59,7 +59,7 @@ struct Link {
   uint16_t pa = free_port(SOCK_DGRAM), pb = free_port(SOCK_DGRAM);
   std::unique_ptr<engine::Transport> a, b;
   FaultTransport *fa = nullptr, *fb = nullptr;
-  Link(const config::FaultConfig &tx_side, const config::FaultConfig &rx_side, uint64_t seed) {
+  Link(const engine::FaultOptions &tx_side, const engine::FaultOptions &rx_side, uint64_t seed) {
     auto ca = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
     auto cb = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
     a = std::make_unique<FaultTransport>(engine::make_transport(ca, engine::Role::kConnect),
@@ -81,7 +81,7 @@ struct Link {
         else
           ++r.count[id];
       }
-      a->maintain(engine::now_ns());
+      a->maintain(proto::now_ns());
       a->recv(std::span<FrameView>(in, 0));  // releases held tx frames that are due
     }
   }
@@ -95,25 +95,25 @@ struct Link {
       EXPECT_EQ(a->send(views), static_cast<int>(views.size()));
       drain(r, 2);
     }
-    const uint64_t end = engine::now_ns() + 50'000'000;  // held frames come out
-    while (engine::now_ns() < end) drain(r, 1);
+    const uint64_t end = proto::now_ns() + 50'000'000;  // held frames come out
+    while (proto::now_ns() < end) drain(r, 1);
     return r;
   }
 };
 
-config::FaultConfig only_tx(config::FaultDirection d) {
-  config::FaultConfig c;
+engine::FaultOptions only_tx(engine::FaultDirection d) {
+  engine::FaultOptions c;
   c.tx = d;
   return c;
 }
-config::FaultConfig only_rx(config::FaultDirection d) {
-  config::FaultConfig c;
+engine::FaultOptions only_rx(engine::FaultDirection d) {
+  engine::FaultOptions c;
   c.rx = d;
   return c;
 }
 
 TEST(FaultTransport, each_kind_happens_at_its_rate_and_is_counted) {
-  config::FaultDirection d;
+  engine::FaultDirection d;
   d.drop_ppm = 50000;
   d.duplicate_ppm = 20000;
   d.reorder_ppm = 50000;
@@ -153,7 +153,7 @@ TEST(FaultTransport, each_kind_happens_at_its_rate_and_is_counted) {
 }
 
 TEST(FaultTransport, a_reordered_frame_is_passed_by_at_most_reorder_distance_frames) {
-  config::FaultDirection d;
+  engine::FaultDirection d;
   d.reorder_ppm = 100000;
   d.reorder_distance = 3;
   Link l(only_tx(d), {}, 9);
@@ -183,19 +183,19 @@ TEST(FaultTransport, a_reordered_frame_is_passed_by_at_most_reorder_distance_fra
 }
 
 TEST(FaultTransport, delayed_frames_wait_their_time_and_then_arrive) {
-  config::FaultDirection d;
+  engine::FaultDirection d;
   d.delay_ppm = 1000000;
   d.delay_us = 2000;
   Link l(only_tx(d), {}, 3);
   auto f = make_frame(42);
   FrameView v(f.data(), f.size());
-  const uint64_t t0 = engine::now_ns();
+  const uint64_t t0 = proto::now_ns();
   ASSERT_EQ(l.a->send(std::span<const FrameView>(&v, 1)), 1);
   Received r;
   uint64_t arrived = 0;
-  while (engine::now_ns() < t0 + 20'000'000 && r.count.empty()) {
+  while (proto::now_ns() < t0 + 20'000'000 && r.count.empty()) {
     l.drain(r, 1);
-    if (!r.count.empty()) arrived = engine::now_ns();
+    if (!r.count.empty()) arrived = proto::now_ns();
   }
   ASSERT_EQ(r.count[42], 1);
   EXPECT_EQ(l.fa->tx_faults().delay.get(), 1u);
@@ -203,7 +203,7 @@ TEST(FaultTransport, delayed_frames_wait_their_time_and_then_arrive) {
 }
 
 TEST(FaultTransport, the_same_seed_makes_the_same_decisions) {
-  config::FaultDirection d;
+  engine::FaultDirection d;
   d.drop_ppm = 100000;
   d.duplicate_ppm = 50000;
   auto once = [&] {
@@ -219,7 +219,7 @@ TEST(FaultTransport, the_same_seed_makes_the_same_decisions) {
 }
 
 TEST(FaultTransport, rx_faults_change_what_the_engine_receives) {
-  config::FaultDirection d;
+  engine::FaultDirection d;
   d.drop_ppm = 100000;
   d.corrupt_ppm = 50000;
   d.duplicate_ppm = 50000;
@@ -245,7 +245,7 @@ TEST(FaultTransport, engines_deliver_every_record_once_in_order_intact_through_a
   auto ca = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
   auto cb = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
   ca.retransmit_us = cb.retransmit_us = 500;
-  config::FaultConfig f;
+  engine::FaultOptions f;
   f.tx.drop_ppm = f.rx.drop_ppm = 50000;
   f.tx.duplicate_ppm = f.rx.duplicate_ppm = 20000;
   f.tx.reorder_ppm = f.rx.reorder_ppm = 50000;

@@ -8,36 +8,44 @@
 #include <functional>
 #include <memory>
 
-#include "ferry/config/config.h"
 #include "ferry/engine/engine.h"
-#include "ferry/engine/idle.h"
+#include "ferry/proto/idle.h"
 #include "lab.h"
 
 namespace ferry::testing {
 
-inline config::TransportConfig kernel_cfg(config::TransportConfig::Kind kind, const char *local_ip,
-                                          uint16_t local_port, const char *peer_ip,
-                                          uint16_t peer_port) {
-  config::TransportConfig t;
+// A transport and the reliability an engine runs over it, set together as a test sets them.
+struct TestLink : engine::TransportOptions {
+  uint32_t retransmit_us = 2000;
+  uint32_t max_retransmit_us = 50000;
+  uint32_t window_frames = 64;
+};
+
+inline TestLink kernel_cfg(engine::TransportOptions::Kind kind, const char *local_ip,
+                           uint16_t local_port, const char *peer_ip, uint16_t peer_port) {
+  TestLink t;
   t.kind = kind;
-  t.local = {local_ip, local_port, ""};
-  t.peer = {peer_ip, peer_port, ""};
-  t.retransmit_us = 2000;
-  t.max_retransmit_us = 50000;
-  t.window_frames = 64;
+  t.local = {local_ip, local_port};
+  t.peer = {peer_ip, peer_port};
   return t;
 }
 
-inline engine::EngineOptions opts(const config::TransportConfig &t) {
-  return engine::EngineOptions::from(t, config::IdlePolicy{}, 64);
+// The engine options of `t`, with housekeeping every 64 iterations.
+inline engine::EngineOptions opts(const TestLink &t) {
+  engine::EngineOptions o;
+  o.window_frames = t.window_frames;
+  o.retransmit_us = t.retransmit_us;
+  o.max_retransmit_us = t.max_retransmit_us;
+  o.housekeeping_every = 64;
+  return o;
 }
 
 // Runs both engines (and their housekeeping every 64 iterations) until done() or timeout.
 inline bool drive(engine::Engine &a, engine::Engine &b, const std::function<bool()> &done,
                   int timeout_ms = 20000) {
-  const uint64_t end = engine::now_ns() + uint64_t(timeout_ms) * 1000000;
+  const uint64_t end = proto::now_ns() + uint64_t(timeout_ms) * 1000000;
   for (uint64_t i = 0;; ++i) {
-    const uint64_t now = engine::now_ns();
+    const uint64_t now = proto::now_ns();
     if (done()) return true;
     if (now > end) return false;
     if (i % 64 == 0) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ferry/proto/aead.h"
+#include "ferry/proto/idle.h"
 
 namespace ferry::config {
 
@@ -28,13 +29,9 @@ class ConfigError : public std::runtime_error {
   int line_;
 };
 
-// How a polling loop behaves when it finds no work.
-struct IdlePolicy {
-  enum class Mode { kSpin, kSpinThenYield, kSpinThenSleep };
-  Mode mode = Mode::kSpinThenYield;
-  uint32_t spin_polls = 100;  // empty polls before yielding / sleeping
-  uint32_t sleep_us = 50;     // kSpinThenSleep only
-};
+// How a polling loop behaves when it finds no work: the one policy the engine and the guest
+// shim apply (proto/idle.h).
+using IdlePolicy = proto::IdlePolicy;
 
 // Most polling lanes a service runs (config key `lanes`).
 inline constexpr uint32_t kMaxLanes = 16;

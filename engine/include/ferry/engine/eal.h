@@ -1,23 +1,23 @@
-// DPDK EAL set-up from config::EalConfig, done once per process before any DPDK port opens.
+// DPDK EAL set-up from EalOptions, done once per process before any DPDK port opens.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "ferry/config/config.h"
+#include "ferry/engine/options.h"
 
 namespace ferry::engine {
 
-// The EAL argument vector the configuration asks for (argv[0] included): lcores (-l, or
+// The EAL argument vector `eal` asks for (argv[0] included): lcores (-l, or
 // --lcores=L@C,... when cpus places them), main
 // lcore, memory (-m, --no-huge; with hugepages --huge-unlink unless extra_args set it),
 // --file-prefix, PCI allow-list (-a; none listed means
 // --no-pci), --vdev, then extra_args verbatim.
-std::vector<std::string> eal_args(const config::EalConfig &eal);
+std::vector<std::string> eal_args(const EalOptions &eal);
 
 // Initialises the EAL with eal_args(eal). Throws std::runtime_error (with rte_strerror) on
 // failure; a second call in the same process throws too.
-void eal_init(const config::EalConfig &eal);
+void eal_init(const EalOptions &eal);
 // Releases what eal_init took (hugepage files, telemetry socket). Safe if never initialised.
 void eal_cleanup();
 bool eal_ready();

@@ -9,10 +9,11 @@
 #include <cstdint>
 #include <memory>
 
-#include "ferry/config/config.h"
 #include "ferry/engine/counters.h"
+#include "ferry/engine/options.h"
 #include "ferry/engine/transport.h"
 #include "ferry/proto/frame.h"
+#include "ferry/proto/latency_histogram.h"
 #include "ferry/proto/record_sink.h"
 
 namespace ferry::engine {
@@ -47,42 +48,27 @@ class RecordHandler {
   virtual void collect_stats(StatsWriter &w) { (void)w; }
 };
 
-struct EngineOptions {
-  uint32_t window_frames = 256;
-  uint32_t retransmit_us = 2000;
-  uint32_t max_retransmit_us = 100000;
-  uint32_t housekeeping_every = 1024;
-  config::IdlePolicy idle{};
-  uint32_t drain_ms = 200;  // on shutdown: how long to wait for frames in flight to be acked
-  // When the peer restarts: true resends the frames it had not acked to the new peer (the
-  // data plane: they hold guest requests, a handshake among them); false drops them (the
-  // device node: they answer sessions that ended with the peer).
-  bool resend_after_peer_restart = false;
-  static EngineOptions from(const config::TransportConfig &t, const config::IdlePolicy &idle,
-                            uint32_t housekeeping_every);
-};
-
 struct EngineCounters {
   Counter iterations, busy_iterations;
   Counter records_tx, records_rx, descriptors_tx, descriptors_rx;
   Counter frames_tx, frames_rx;  // data frames (first transmissions) and frames received
   Counter bytes_rx;
   Counter ack_frames_tx, ack_frames_rx;
-  Counter retransmits;       // frames sent again
-  Counter timeouts;          // retransmit timer expiries
-  Counter fast_retransmits;  // oldest frame resent early after repeated acks for a hole
-  Counter duplicates;        // frames received again (already delivered or buffered)
-  Counter out_of_window;     // frames too far ahead to buffer
-  Counter malformed;         // frames refused: bad frame check sequence or FrameReader
-  Counter bad_fcs;           // of those, frames whose FCS did not match (changed in transit)
-  Counter backpressure;      // times the handler refused a record
-  Counter window_full;       // emits refused because every frame slot was in flight
-  Counter oversize_records;  // records larger than an empty frame: dropped and counted
-  Counter peer_restarts;     // new peer stream id with kFrameReset seen
-  Counter link_resets;       // in-flight frames discarded (peer restart or TCP reconnect)
-  Counter frames_discarded;  // frames dropped by those resets
-  Counter frames_resent;     // frames resent to a restarted peer under a new stream
-  LatencyHistogram rtt;      // send -> cumulative ack of first transmissions (datagram only)
+  Counter retransmits;          // frames sent again
+  Counter timeouts;             // retransmit timer expiries
+  Counter fast_retransmits;     // oldest frame resent early after repeated acks for a hole
+  Counter duplicates;           // frames received again (already delivered or buffered)
+  Counter out_of_window;        // frames too far ahead to buffer
+  Counter malformed;            // frames refused: bad frame check sequence or FrameReader
+  Counter bad_fcs;              // of those, frames whose FCS did not match (changed in transit)
+  Counter backpressure;         // times the handler refused a record
+  Counter window_full;          // emits refused because every frame slot was in flight
+  Counter oversize_records;     // records larger than an empty frame: dropped and counted
+  Counter peer_restarts;        // new peer stream id with kFrameReset seen
+  Counter link_resets;          // in-flight frames discarded (peer restart or TCP reconnect)
+  Counter frames_discarded;     // frames dropped by those resets
+  Counter frames_resent;        // frames resent to a restarted peer under a new stream
+  proto::LatencyHistogram rtt;  // send -> cumulative ack of first transmissions (datagram only)
 };
 
 // Per-channel record counts (a small fixed table; channels beyond it share the last entry).

@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-#include "ferry/config/config.h"
+#include "ferry/engine/options.h"
 #include "ferry/engine/transport.h"
 
 namespace ferry::engine {
@@ -37,7 +37,7 @@ struct LaneTransports {
 };
 
 // Builds the lanes' transports. Needs the EAL for dpdk. Throws std::runtime_error.
-LaneTransports make_lane_transports(const config::TransportConfig &cfg, Role role, uint32_t lanes);
+LaneTransports make_lane_transports(const TransportOptions &opt, Role role, uint32_t lanes);
 
 // The worker lcores the lanes run on, in order (lanes that run on the main lcore have none):
 // throws std::runtime_error naming what is missing when the EAL has too few lcores.
@@ -48,7 +48,7 @@ std::vector<unsigned> lane_lcores(uint32_t lanes, bool split_io);
 // `idle` as its idle policy and maintain() every `housekeeping_every` passes; without it the
 // calling lcore runs engines[0]. Returns once every lane has stopped. A lane that cannot be
 // launched sets `stop` (the others stop and drain) and then throws std::runtime_error.
-void run_lanes(std::span<Engine *const> engines, DpdkLaneIo *io, const config::IdlePolicy &idle,
+void run_lanes(std::span<Engine *const> engines, DpdkLaneIo *io, const IdlePolicy &idle,
                uint32_t housekeeping_every, std::atomic<bool> &stop);
 
 }  // namespace ferry::engine

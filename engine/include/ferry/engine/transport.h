@@ -10,14 +10,20 @@
 #include <span>
 #include <string_view>
 
-#include "ferry/config/config.h"
 #include "ferry/engine/counters.h"
+#include "ferry/engine/options.h"
+#include "ferry/proto/idle.h"
 
 namespace ferry::engine {
 
 // Which end of the link this process is: the data plane connects, the device node listens
 // (kernel-tcp); datagram transports behave the same either way.
 enum class Role { kConnect, kListen };
+
+// The most frames one pass moves (DPDK's customary burst): the engine's receive and
+// (re)transmit passes, the transports' batches (rx/tx bursts, sendmmsg/recvmmsg, rings) and
+// the handlers' work per poll size their stack arrays by it.
+inline constexpr int kBurst = 32;
 
 // A frame handed to send(): bytes owned by the caller, untouched by the transport.
 using FrameView = std::span<const uint8_t>;
@@ -35,9 +41,9 @@ struct TransportCounters {
   Counter ring_full;
 };
 
-class Transport {
+class Transport : public proto::IdleWaiter {
  public:
-  virtual ~Transport() = default;
+  ~Transport() override = default;
   virtual std::string_view name() const = 0;
   // True when the path itself delivers in order and exactly once (kernel-tcp): the engine then
   // adds no sequence numbers, acks or retransmissions.
@@ -58,7 +64,7 @@ class Transport {
   virtual uint64_t link_generation() const { return 0; }
   // Idle: waits up to `us` microseconds or until a frame may have arrived, whichever is
   // first. The default just sleeps; kernel transports wait on their socket.
-  virtual void idle_wait(uint32_t us);
+  void idle_wait(uint32_t us) override;
   // True while frames can flow (a TCP connection exists; a peer MAC is known).
   virtual bool link_up() const { return true; }
 
@@ -84,8 +90,8 @@ class Transport {
   uint64_t drop_count_ = 0, rng_ = 1;
 };
 
-// Builds the transport the configuration names. kDpdk needs the EAL initialised first
+// Builds the transport `opt` names. kDpdk needs the EAL initialised first
 // (see eal.h). Throws std::runtime_error with the reason on set-up failure.
-std::unique_ptr<Transport> make_transport(const config::TransportConfig &cfg, Role role);
+std::unique_ptr<Transport> make_transport(const TransportOptions &opt, Role role);
 
 }  // namespace ferry::engine

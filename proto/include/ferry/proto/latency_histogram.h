@@ -1,11 +1,13 @@
-// A latency histogram written by one thread (the relay's or the device node's polling loop)
-// with plain counters: quarter-octave buckets, so that a quantile read from it is at most 25%
-// above the true value (below 8 ns the buckets are exact). Header-only, shared by the relay,
-// the device node and the telemetry that publishes them (engine/telemetry_queues.h).
+// ferry's one latency histogram: the engine's frame round trip, the relay's MMIO round trip,
+// the device node's service time. Quarter-octave buckets, so that a quantile read from it is
+// at most 25% above the true value (below 8 ns the buckets are exact). Written by one thread
+// (a polling loop) with relaxed load + store, no locked instruction; any thread may read it
+// or copy it (telemetry) and sees whole values. Header-only; samples are taken on
+// proto::now_ns() (proto/idle.h).
 #pragma once
 
 #include <array>
-#include <chrono>
+#include <atomic>
 #include <cstdint>
 
 namespace ferry::proto {
@@ -29,18 +31,32 @@ class LatencyHistogram {
     return static_cast<uint64_t>(5 + sub) << (octave - 2);
   }
 
-  void record(uint64_t ns) {
-    ++buckets_[index(ns)];
-    ++count_;
-    sum_ns_ += ns;
+  LatencyHistogram() = default;
+  LatencyHistogram(const LatencyHistogram &o) { *this = o; }
+  LatencyHistogram &operator=(const LatencyHistogram &o) {
+    for (int i = 0; i < kBuckets; ++i) set(buckets_[i], o.bucket(i));
+    set(count_, o.count());
+    set(sum_ns_, o.sum_ns());
+    return *this;
   }
-  void clear() { *this = LatencyHistogram{}; }
 
-  uint64_t count() const { return count_; }
-  uint64_t sum_ns() const { return sum_ns_; }
-  uint64_t bucket(int i) const { return buckets_[i]; }
+  // The writing thread only.
+  void record(uint64_t ns) {
+    add(buckets_[index(ns)], 1);
+    add(count_, 1);
+    add(sum_ns_, ns);
+  }
+
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  uint64_t sum_ns() const { return sum_ns_.load(std::memory_order_relaxed); }
+  uint64_t bucket(int i) const { return buckets_[i].load(std::memory_order_relaxed); }
   // Upper bound (ns) of the bucket holding quantile q in [0, 1]; 0 when empty.
-  uint64_t quantile_upper_ns(double q) const { return quantile_upper_ns(buckets_, count_, q); }
+  uint64_t quantile_upper_ns(double q) const {
+    std::array<uint64_t, kBuckets> b;
+    uint64_t total = 0;
+    for (int i = 0; i < kBuckets; ++i) total += b[i] = bucket(i);
+    return quantile_upper_ns(b, total, q);
+  }
 
   // The same over a copy of the buckets (telemetry reads them out of a snapshot).
   template <typename Buckets>
@@ -56,16 +72,14 @@ class LatencyHistogram {
     return upper_ns(kBuckets - 1);
   }
 
-  // A monotonic clock in ns for the samples (vDSO clock_gettime: no system call).
-  static uint64_t clock_ns() {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
-  }
-
  private:
-  std::array<uint64_t, kBuckets> buckets_{};
-  uint64_t count_ = 0, sum_ns_ = 0;
+  using Cell = std::atomic<uint64_t>;
+  static void add(Cell &c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  static void set(Cell &c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
+  std::array<Cell, kBuckets> buckets_{};
+  Cell count_{0}, sum_ns_{0};
 };
 
 static_assert(LatencyHistogram::index(7) == 7 && LatencyHistogram::index(8) == 8);
