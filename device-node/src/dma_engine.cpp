@@ -294,6 +294,24 @@ bool DmaEngine::write_chunk(Op &op, uint64_t c, uint32_t lo, uint32_t hi) {
   p.chunk_len.set(cs_);
   p.writer = static_cast<uint8_t>(Writer::kDevice);
   s_.crypto().seal_chunk(Dir::kDeviceToGuest, aad, plain, sealed_.data(), cs_, p.tag);
+  ChunkState &st = chunk(c);
+  const bool had_dirty = st.dirty_hi != st.dirty_lo;
+  const uint32_t dirty_lo = had_dirty ? std::min(st.dirty_lo, lo) : lo;
+  const uint32_t dirty_hi = had_dirty ? std::max(st.dirty_hi, hi) : hi;
+  // The announcement is sealed before anything is sent: when it cannot be, nothing of this
+  // chunk leaves and the transfer fails.
+  proto::Descriptor d;
+  std::memset(&d, 0, sizeof(d));
+  d.hdr.kind = static_cast<uint8_t>(proto::Kind::kDmaSync);
+  d.body.op = static_cast<uint8_t>(proto::Kind::kDmaSync);
+  d.body.addr.set(c);
+  d.body.value.set(version);
+  d.body.offset.set(dirty_lo);
+  d.body.len.set(dirty_hi - dirty_lo);
+  if (!s_.seal_next(0, d)) [[unlikely]] {
+    finish(op, DmaStatus::kFailed);
+    return true;  // done with this op: advance_write() stops on the failed state
+  }
   for (uint32_t off = 0; off < cs_; off += max_piece_) {
     const uint32_t n = std::min(max_piece_, cs_ - off);
     p.piece_off.set(off);
@@ -302,26 +320,13 @@ bool DmaEngine::write_chunk(Op &op, uint64_t c, uint32_t lo, uint32_t hi) {
             std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&p), sizeof(p)),
             std::span<const uint8_t>(sealed_.data() + off, n));
   }
-  ChunkState &st = chunk(c);
-  if (st.dirty_hi == st.dirty_lo) {
-    st.dirty_lo = lo;
-    st.dirty_hi = hi;
-  } else {
-    st.dirty_lo = std::min(st.dirty_lo, lo);
-    st.dirty_hi = std::max(st.dirty_hi, hi);
-  }
+  st.dirty_lo = dirty_lo;
+  st.dirty_hi = dirty_hi;
   st.version = version;
   st.writer = static_cast<uint8_t>(Writer::kDevice);
   st.known = true;
-  proto::Descriptor d;
-  std::memset(&d, 0, sizeof(d));
-  d.hdr.kind = static_cast<uint8_t>(proto::Kind::kDmaSync);
-  d.body.op = static_cast<uint8_t>(proto::Kind::kDmaSync);
-  d.body.addr.set(c);
-  d.body.value.set(version);
-  d.body.offset.set(st.dirty_lo);
-  d.body.len.set(st.dirty_hi - st.dirty_lo);
-  s_.send_sealed(0, d);
+  s_.send(proto::RecordType::kDescriptor,
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&d), sizeof(d)));
   ++s_.stats().dma_chunks_written;
   return true;
 }

@@ -53,16 +53,28 @@ void Session::send(proto::RecordType type, std::span<const uint8_t> head,
     ++counters_.tx_dropped;
 }
 
-void Session::send_sealed(uint16_t q, Descriptor &d) {
+bool Session::seal_next(uint16_t q, Descriptor &d) {
   Queue &qs = queues_[q];
   d.hdr.queue.set(q);
   d.hdr.channel.set(setup_.channel);
+  d.hdr.seq.set(qs.tx_seq + 1);  // the counter; seal() adds the key epoch
+  const Status st = crypto_.seal(Dir::kDeviceToGuest, d);
+  sync_rekey_stats();
+  if (st != Status::kOk) [[unlikely]] {
+    proto::secure_wipe(&d, sizeof(d));  // half-made: nothing of it may leave
+    ++counters_.seal_failures;
+    return false;
+  }
+  ++qs.tx_seq;
   ++qs.stats.sent;
-  d.hdr.seq.set(++qs.tx_seq);  // the counter; seal() adds the key epoch
-  crypto_.seal(Dir::kDeviceToGuest, d);
+  return true;
+}
+
+bool Session::send_sealed(uint16_t q, Descriptor &d) {
+  if (!seal_next(q, d)) return false;
   send(proto::RecordType::kDescriptor,
        std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&d), sizeof(d)));
-  sync_rekey_stats();
+  return true;
 }
 
 void Session::sync_rekey_stats() {
@@ -71,6 +83,7 @@ void Session::sync_rekey_stats() {
   counters_.rekeys_rx = r.rx_rekeys;
   counters_.old_keys_wiped = r.old_keys_wiped;
   counters_.epoch_rejects = r.epoch_rejects;
+  counters_.epoch_trials_refused = r.epoch_trials_refused;
 }
 
 void Session::on_descriptor(Descriptor &d) {
@@ -226,7 +239,7 @@ void Session::answer_read(uint16_t q, const Descriptor &d) {
   c.body.value.set(value);
   const uint64_t seq = proto::seq_counter(d.hdr.seq.get());
   c.body.addr.set(seq);
-  send_sealed(q, c);
+  if (!send_sealed(q, c)) return;  // counted; the guest's read fails (no answer, no cache)
   ++counters_.completions;
   Queue &qs = queues_[q];
   ++qs.stats.completions;
@@ -265,7 +278,7 @@ void Session::flush_irq() {
   d.body.op = static_cast<uint8_t>(Kind::kInterrupt);
   d.body.value.set(pending_irq_);
   pending_irq_ = 0;
-  send_sealed(0, d);
+  if (!send_sealed(0, d)) return;  // counted; the guest's wait for it fails
   ++counters_.irqs;
 }
 
@@ -273,6 +286,7 @@ size_t Session::poll(uint64_t now_ns) {
   now_ns_ = now_ns;
   activity_ = outbox_.flush(peer_);
   model_->tick(now_ns);
+  if (crypto_.expire_old_keys() != 0) sync_rekey_stats();  // the overlap ended: key wiped
   dma_.progress(now_ns);
   activity_ += dma_.deliver(*model_);
   flush_irq();

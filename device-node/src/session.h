@@ -68,9 +68,12 @@ class Session final : public DeviceContext {
   // Sends a record (in order behind anything queued); counts a drop when there is no room.
   void send(proto::RecordType type, std::span<const uint8_t> head,
             std::span<const uint8_t> tail = {});
-  // Numbers (next sequence of queue q, device -> guest), seals and sends a descriptor whose
-  // kind and body the caller filled. d holds the sealed bytes afterwards.
-  void send_sealed(uint16_t q, proto::Descriptor &d);
+  // Numbers (next sequence of queue q, device -> guest) and seals a descriptor whose kind
+  // and body the caller filled. False when it could not be sealed (a rekey step failed):
+  // then d is wiped, the failure counted (seal_failures) and the number stays unused.
+  bool seal_next(uint16_t q, proto::Descriptor &d);
+  // seal_next(), then sends d (which holds the sealed bytes afterwards). False: nothing sent.
+  bool send_sealed(uint16_t q, proto::Descriptor &d);
 
  private:
   struct Held {

@@ -244,7 +244,8 @@ int Device::wait_locked(Queue &qu, uint64_t seq, const Deadline &deadline, uint6
 uint64_t Device::seal_read(uint16_t q, unsigned bar, uint64_t off, unsigned size, Descriptor &d) {
   std::lock_guard<std::mutex> lk(queues_[q]->mutex());
   fill_read(d, bar, off, size);
-  return queues_[q]->seal(d);
+  uint64_t seq = 0;
+  return queues_[q]->seal(d, seq) == 0 ? seq : 0;
 }
 
 int Device::post(uint16_t q, const Descriptor &d) {
@@ -390,6 +391,7 @@ DeviceStats Device::stats() {
     s.rekey.rx_rekeys += r.rx_rekeys;
     s.rekey.old_keys_wiped += r.old_keys_wiped;
     s.rekey.epoch_rejects += r.epoch_rejects;
+    s.rekey.epoch_trials_refused += r.epoch_trials_refused;
   }
   std::lock_guard<std::mutex> lk(dma_.mutex());
   s.dma = dma_.stats();

@@ -63,7 +63,7 @@ class Device final : CompletionHandler {
   DeviceStats stats();
 
   // Phases of a read, exposed for the benchmark: seal a request, post it, wait for and open
-  // its completion.
+  // its completion. seal_read returns the sequence number, or 0 when sealing failed.
   uint64_t seal_read(uint16_t q, unsigned bar, uint64_t off, unsigned size, proto::Descriptor &d);
   int post(uint16_t q, const proto::Descriptor &d);
   int wait_completion(uint16_t q, uint64_t seq, uint64_t &value);

@@ -19,6 +19,7 @@ DmaWindow::DmaWindow(Region &region, uint32_t channel)
       dma_base_(region.geometry().dma_base),
       used_(n_chunks_, 0),
       chunks_(n_chunks_),
+      sealing_(chunk_size_),
       free_chunks_(n_chunks_) {}
 
 DmaWindow::~DmaWindow() {
@@ -120,8 +121,9 @@ int DmaWindow::seal_for_device(proto::SessionCrypto &crypto, uint64_t dma_addr, 
     proto::ChunkMeta meta{};
     proto::ChunkAad aad =
         proto::make_chunk_aad(channel_, addr, chunk_size_, proto::Writer::kGuest, version);
-    crypto.seal_chunk(proto::Dir::kGuestToDevice, aad, plain, region_.chunk(c), chunk_size_,
+    crypto.seal_chunk(proto::Dir::kGuestToDevice, aad, plain, sealing_.data(), chunk_size_,
                       meta.tag);
+    std::memcpy(region_.chunk(c), sealing_.data(), chunk_size_);
     meta.version.set(version);
     meta.len.set(chunk_size_);
     meta.writer = static_cast<uint8_t>(proto::Writer::kGuest);

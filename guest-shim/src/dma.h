@@ -48,7 +48,8 @@ class DmaWindow {
   void *alloc(size_t len, uint64_t &dma_addr, int &err);
   // 0, or -EINVAL when cpu/len is not a live allocation.
   int free(void *cpu, size_t len);
-  // Seals every chunk [dma_addr, dma_addr+len) touches into the window. 0 or -EINVAL.
+  // Seals every chunk [dma_addr, dma_addr+len) touches (in private memory) and copies the
+  // sealed chunks into the window. 0 or -EINVAL.
   int seal_for_device(proto::SessionCrypto &crypto, uint64_t dma_addr, size_t len,
                       DmaAnnouncement &out);
   // Opens the device-written chunks of the range into `staging` and, when all verify, copies
@@ -84,6 +85,9 @@ class DmaWindow {
   uint64_t next_version_ = 1;  // the guest's DMA stream sequence
   std::vector<uint8_t> used_;
   std::vector<ChunkState> chunks_;
+  // Private: a chunk is sealed here and only then copied into the window, so no AEAD ever
+  // reads bytes the host can change (GCM and GMAC read their output back).
+  std::vector<uint8_t> sealing_;
   uint32_t free_chunks_;
   std::map<uint64_t, Mapping> by_addr_;
   std::unordered_map<void *, uint64_t> by_cpu_;

@@ -24,14 +24,17 @@ void Queue::start_session(proto::Aead &aead, const proto::SessionSecrets &secret
   next_seq_ = 1;
 }
 
-uint64_t Queue::seal(Descriptor &d) {
-  const uint64_t seq = next_seq_++;
+int Queue::seal(Descriptor &d, uint64_t &seq) {
   d.hdr.version = proto::kProtoVersion;
   d.hdr.queue.set(index_);
   d.hdr.channel.set(channel_);
-  d.hdr.seq.set(seq);  // the counter; seal() adds the key epoch
-  crypto_->seal(proto::Dir::kGuestToDevice, d);
-  return seq;
+  d.hdr.seq.set(next_seq_);  // the counter; seal() adds the key epoch
+  if (crypto_->seal(proto::Dir::kGuestToDevice, d) != proto::Status::kOk) [[unlikely]] {
+    proto::secure_wipe(&d, sizeof(d));  // half-made: nothing of it may leave
+    return -EIO;
+  }
+  seq = next_seq_++;
+  return 0;
 }
 
 int Queue::wait_room(const Deadline &deadline, IdlePoller &idler) {
@@ -67,7 +70,7 @@ int Queue::post(const Descriptor &d, const Deadline &deadline, IdlePoller &idler
 int Queue::seal_and_post(Descriptor &d, const Deadline &deadline, IdlePoller &idler,
                          uint64_t &seq) {
   if (int r = wait_room(deadline, idler); r != 0) return r;
-  seq = seal(d);
+  if (int r = seal(d, seq); r != 0) return r;
   if (sq_.push(d) != 1) {
     stats_.bad_index.fetch_add(1, std::memory_order_relaxed);
     return -EBADMSG;
@@ -77,6 +80,7 @@ int Queue::seal_and_post(Descriptor &d, const Deadline &deadline, IdlePoller &id
 }
 
 int Queue::poll(int budget, CompletionHandler &h) {
+  crypto_->expire_old_keys();  // the overlap's timer, whether or not anything arrives
   int taken = 0;
   Descriptor d;
   while (taken < budget) {

@@ -56,14 +56,15 @@ class Queue {
   proto::SessionCrypto &crypto() { return *crypto_; }
 
   // Fills the header of d (version, queue, channel, next sequence number) and seals it.
-  // Returns the sequence number used.
-  uint64_t seal(proto::Descriptor &d);
+  // 0 with `seq` set, or -EIO when it could not be sealed (a rekey step failed): then d must
+  // not be sent, and the sequence number stays unused.
+  int seal(proto::Descriptor &d, uint64_t &seq);
   // Puts d into the SQ, waiting for room until `deadline`. 0, -ETIMEDOUT, or -EBADMSG when
   // the host made the consumer index impossible.
   int post(const proto::Descriptor &d, const Deadline &deadline, IdlePoller &idler);
   // Waits for room, then seals d (seal()) and posts it, so a request that cannot be posted
   // never uses up a sequence number (a gap would stall the device's in-order queue).
-  // 0 with `seq` set, or -errno as post().
+  // 0 with `seq` set, or -errno as post() and seal().
   int seal_and_post(proto::Descriptor &d, const Deadline &deadline, IdlePoller &idler,
                     uint64_t &seq);
 

@@ -9,6 +9,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -144,7 +145,33 @@ void SessionCrypto::wipe_prev(Stream &s) {
   if (!s.prev_key) return;
   s.prev_key.reset();  // wipes itself
   s.prev_salt = 0;
+  --prev_keys_held_;
   ++rekey_stats_.old_keys_wiped;
+}
+
+size_t SessionCrypto::expire_old_keys() {
+  if (prev_keys_held_ == 0) return 0;
+  const uint64_t now = mono_ns();
+  size_t wiped = 0;
+  for (Stream &s : streams_) {
+    if (s.prev_key && now - s.switched_ns >= rekey_.overlap_ns) {
+      wipe_prev(s);
+      ++wiped;
+    }
+  }
+  return wiped;
+}
+
+bool SessionCrypto::trial_allowed() {
+  if (trial_tokens_ != 0) return true;
+  const uint64_t earned = (mono_ns() - trials_spent_ns_) / kEpochTrialRefillNs;
+  if (earned == 0) return false;
+  trial_tokens_ = static_cast<uint32_t>(std::min<uint64_t>(earned, kEpochTrialBurst));
+  return true;
+}
+
+void SessionCrypto::trial_failed() {
+  if (trial_tokens_ != 0 && --trial_tokens_ == 0) trials_spent_ns_ = mono_ns();
 }
 
 bool SessionCrypto::open_with(Descriptor &d, const AeadKey &key, uint32_t salt) {
@@ -188,6 +215,11 @@ bool SessionCrypto::open_key_epoch(Stream &s, Descriptor &d) {
     std::memset(&d.body, 0, sizeof(d.body));
     return false;
   }
+  if (!trial_allowed()) [[unlikely]] {  // forgeries spent the budget: not worth a KDF run
+    ++rekey_stats_.epoch_trials_refused;
+    std::memset(&d.body, 0, sizeof(d.body));
+    return false;
+  }
   // A later epoch: derive it on trial; keep it only if the descriptor authenticates.
   StreamSecret prev, next;
   bool ok = false;
@@ -207,13 +239,17 @@ bool SessionCrypto::open_key_epoch(Stream &s, Descriptor &d) {
   }
   secure_wipe(&prev, sizeof(prev));
   secure_wipe(&next, sizeof(next));
+  if (!ok) trial_failed();
   return ok;
 }
 
 void SessionCrypto::commit(Stream &s, std::unique_ptr<AeadKey> key, std::unique_ptr<AeadKey> before,
                            uint32_t before_salt, const StreamSecret &next, uint16_t delta,
                            uint64_t counter) {
-  if (s.prev_key) ++rekey_stats_.old_keys_wiped;  // two epochs back: replaced below
+  if (s.prev_key)
+    ++rekey_stats_.old_keys_wiped;  // two epochs back: replaced below
+  else
+    ++prev_keys_held_;
   if (delta == 1) {
     s.prev_key = std::move(s.key);
     s.prev_salt = s.salt;

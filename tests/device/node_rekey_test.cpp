@@ -1,9 +1,15 @@
 // A guest that rekeys (session.h, docs/protocol.md "Rekeying") against the real device node:
 // every request runs exactly once across many epochs, the node's answers follow the guest's
 // epochs, a duplicate inside the overlap still gets its cached answer, and a request replayed
-// once its epoch's key is gone is dropped as a replay, never executed.
+// once its epoch's key is gone is dropped as a replay, never executed. The previous key goes
+// on its timer, with no traffic; an answer the node cannot seal (its rekey step fails) is
+// counted and never sent.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "kdf_outage.h"
 #include "node_rig.h"
 
 namespace ferry::testing {
@@ -96,6 +102,47 @@ TEST(NodeRekey, a_request_replayed_after_its_epoch_key_is_gone_is_a_replay_and_d
   EXPECT_EQ(after.auth_failures, before.auth_failures);
   EXPECT_EQ(after.mmio_writes, before.mmio_writes);
   EXPECT_EQ(rig.edu(g)->factorials_started(), 1u);
+}
+
+TEST(NodeRekey, the_previous_key_is_wiped_when_its_overlap_time_ends_with_no_traffic) {
+  NodeRig rig;
+  TestGuest g(rig.bench, rig.psk.psk(), rig.guest_options(1));
+  ASSERT_TRUE(g.connect());
+  g.crypto().set_rekey({.after_messages = 4});
+  for (int i = 0; i < 5; ++i) g.write(0, EduModel::kRegLiveness, 4, 1);  // the 5th: epoch 1
+  ASSERT_EQ(rig.counters().rekeys_rx, 1u);
+  rig.node.poll(rig.bench.now_ns);
+  EXPECT_EQ(rig.counters().old_keys_wiped, 0u);  // inside the overlap: still held
+  // Nothing arrives any more; only the node's loop runs once the overlap (1 s) is over.
+  std::this_thread::sleep_for(proto::RekeyPolicy{}.overlap_ns * std::chrono::nanoseconds(1) +
+                              std::chrono::milliseconds(100));
+  rig.bench.advance(1'000'000);
+  rig.node.poll(rig.bench.now_ns);
+  EXPECT_EQ(rig.counters().old_keys_wiped, 1u) << "epoch 0's key outlived its overlap";
+}
+
+TEST(NodeRekey, an_answer_that_cannot_be_sealed_is_not_sent_and_is_counted) {
+  NodeRig rig;
+  TestGuest g(rig.bench, rig.psk.psk(), rig.guest_options(1));
+  ASSERT_TRUE(g.connect());
+  g.crypto().set_rekey({.after_messages = 4});
+  constexpr uint32_t kMarker = 0x5ec7e7;
+  for (int i = 0; i < 5; ++i) g.write(0, EduModel::kRegLiveness, 4, kMarker);  // guest: epoch 1
+  ASSERT_EQ(rig.counters().rekeys_rx, 1u);
+  const size_t received = g.received.size();
+  {
+    KdfOutage outage;  // the node's answer needs its step to epoch 1: it cannot derive it
+    EXPECT_FALSE(g.read(0, EduModel::kRegLiveness, 4).has_value());
+  }
+  EXPECT_EQ(rig.counters().seal_failures, 1u);
+  EXPECT_EQ(rig.counters().completions, 0u);
+  for (size_t i = received; i < g.received.size(); ++i)
+    EXPECT_NE(g.received[i].body.value.get(), ~kMarker) << "the answer left the node in clear";
+  EXPECT_EQ(g.received.size(), received) << "a descriptor that could not be sealed was sent";
+  // With the KDF back, the next read is answered, sealed, in epoch 1.
+  EXPECT_EQ(g.read(0, EduModel::kRegLiveness, 4), ~kMarker);
+  EXPECT_EQ(rig.counters().rekeys_tx, 1u);
+  EXPECT_EQ(g.auth_failures, 0u);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // A rekey wipes the key it replaces: this executable links tests/support/freed_memory.cpp,
 // which searches every block freed during a scan for a watched secret (an AES key's first
-// round key is the key itself) before it goes back to the allocator.
+// round key is the key itself) before it goes back to the allocator. The receiver also wipes the previous key when its
+// overlap time ends, on the housekeeping timer.
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "ferry/proto/aead.h"
 #include "ferry/proto/session.h"
@@ -84,6 +87,27 @@ TEST_F(RekeyWipe, the_receiver_frees_the_previous_key_wiped_after_the_overlap) {
   EXPECT_EQ(device.rekey_stats().old_keys_wiped, 1u);  // epoch 0's key, 4 past the switch
   EXPECT_GT(scan.blocks_freed, 0u);
   EXPECT_EQ(scan.blocks_with_secret, 0u);
+}
+
+TEST_F(RekeyWipe, the_receiver_wipes_the_previous_key_on_its_timer_with_nothing_arriving) {
+  SessionCrypto guest(*aead_, secrets_), device(*aead_, secrets_);
+  guest.set_rekey({.after_messages = 16});
+  device.set_rekey({.overlap_ns = 20'000'000});  // overlap_messages stays far off
+  for (uint64_t i = 1; i <= 17; ++i) {
+    Descriptor d = write_on_queue0(i);
+    ASSERT_EQ(guest.seal(Dir::kGuestToDevice, d), Status::kOk);
+    ASSERT_EQ(device.open(Dir::kGuestToDevice, d), Status::kOk) << i;
+  }
+  ASSERT_EQ(device.rekey_stats().rx_rekeys, 1u);
+  EXPECT_EQ(device.expire_old_keys(), 0u);  // inside the overlap
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  start_freed_scan(secret_);
+  EXPECT_EQ(device.expire_old_keys(), 1u);  // the housekeeping timer, no descriptor needed
+  const FreedScan scan = stop_freed_scan();
+  EXPECT_EQ(device.rekey_stats().old_keys_wiped, 1u);
+  EXPECT_GT(scan.blocks_freed, 0u);
+  EXPECT_EQ(scan.blocks_with_secret, 0u);
+  EXPECT_EQ(device.expire_old_keys(), 0u);  // nothing left to wipe
 }
 
 }  // namespace

@@ -92,7 +92,9 @@ struct NodeOptions {
   X(rekeys_tx, "key epochs the node's sending streams moved to (following the guest)")        \
   X(rekeys_rx, "key epochs the guest's streams moved to, as the node opened them")            \
   X(old_keys_wiped, "previous-epoch keys wiped after the rekey overlap")                      \
-  X(epoch_rejects, "descriptors whose key epoch was too old or too far ahead")
+  X(epoch_rejects, "descriptors whose key epoch was too old or too far ahead")                \
+  X(epoch_trials_refused, "later-epoch descriptors refused untried: failed-trial rate limit") \
+  X(seal_failures, "descriptors not sent because they could not be sealed (rekey step failed)")
 
 struct NodeCounters {
 #define FERRY_X(name, what) uint64_t name = 0;

@@ -15,6 +15,9 @@
 // towards e. A receiver takes the current epoch, the previous one (until `overlap_messages`
 // counters past the switch or `overlap_ns`, then its key is wiped) and up to
 // kMaxKeyEpochSkip epochs ahead (derived on trial, kept only if the descriptor authenticates).
+// Trials that fail are rate-limited per session (kEpochTrialBurst, then one per
+// kEpochTrialRefillNs), so forged future-epoch descriptors cannot make the receiver run the
+// KDF at line rate; the previous epoch's key is wiped by expire_old_keys() on its timer.
 // DMA chunk streams are not rekeyed: a stored chunk may be read long after it was sealed.
 #pragma once
 
@@ -53,6 +56,8 @@ struct StreamSecret {
 inline constexpr unsigned kKeyEpochShift = 48;
 inline constexpr uint64_t kCounterMask = (uint64_t{1} << kKeyEpochShift) - 1;
 inline constexpr uint64_t kMaxKeyEpochSkip = 4;
+inline constexpr uint32_t kEpochTrialBurst = 16;
+inline constexpr uint64_t kEpochTrialRefillNs = 10'000'000;
 inline uint64_t seq_counter(uint64_t wire_seq) {
   return wire_seq & kCounterMask;
 }
@@ -69,10 +74,11 @@ struct RekeyPolicy {
 
 // Per session object, summed over its streams.
 struct RekeyStats {
-  uint64_t tx_rekeys = 0;       // epochs this side moved to as a sender
-  uint64_t rx_rekeys = 0;       // epochs this side moved to as a receiver
-  uint64_t old_keys_wiped = 0;  // previous-epoch receive keys wiped after the overlap
-  uint64_t epoch_rejects = 0;   // descriptors whose key epoch was outside prev..current+skip
+  uint64_t tx_rekeys = 0;             // epochs this side moved to as a sender
+  uint64_t rx_rekeys = 0;             // epochs this side moved to as a receiver
+  uint64_t old_keys_wiped = 0;        // previous-epoch receive keys wiped after the overlap
+  uint64_t epoch_rejects = 0;         // descriptors whose key epoch was outside prev..current+skip
+  uint64_t epoch_trials_refused = 0;  // later-epoch descriptors refused untried (rate limit)
 };
 
 // Raw key material of one session, as the handshake derives it. Wiped on destruction.
@@ -131,13 +137,20 @@ class SessionCrypto {
   // Rekeying of the descriptor streams (default: never by count or time).
   void set_rekey(const RekeyPolicy &p) { rekey_ = p; }
   const RekeyStats &rekey_stats() const { return rekey_stats_; }
-  // The current key epoch of stream (dir, queue) (tests, diagnostics).
+  // Housekeeping, on a timer: wipes every previous-epoch receive key whose overlap time has
+  // passed, whether or not anything arrived since. Returns how many it wiped; reads no clock
+  // when none is held.
+  size_t expire_old_keys();
+    // The current key epoch of stream (dir, queue) (tests, diagnostics).
   uint64_t key_epoch(Dir dir, uint16_t queue) const { return stream(dir, queue).key_epoch; }
 
   // Seals a chunk of len bytes for the DMA stream of `dir` with nonce sequence `version`.
+  // `plain` and `sealed` must be private memory: GCM and GMAC read the output back, so bytes
+  // another party writes there during the call would be authenticated. Seal, then copy out.
   void seal_chunk(Dir dir, const ChunkAad &aad, const uint8_t *plain, uint8_t *sealed, size_t len,
                   uint8_t *tag);
   // Opens a chunk; aad carries the version the reader expects. On failure out is zeroed.
+  // `sealed` must be a private copy (copy in, then open): it is read more than once.
   Status open_chunk(Dir dir, const ChunkAad &aad, const uint8_t *sealed, uint8_t *plain, size_t len,
                     const uint8_t *tag);
 
@@ -167,12 +180,18 @@ class SessionCrypto {
               uint32_t before_salt, const StreamSecret &next, uint16_t delta, uint64_t counter);
   void wipe_prev(Stream &s);
   bool open_with(Descriptor &d, const AeadKey &key, uint32_t salt);
+  // Whether a later epoch may be derived on trial now (the failed-trial budget).
+  bool trial_allowed();
+  void trial_failed();
   Aead &aead_;
   SessionParams params_;
   uint32_t session_id_;
   std::vector<Stream> streams_;
   RekeyPolicy rekey_;
   RekeyStats rekey_stats_;
+  size_t prev_keys_held_ = 0;
+  uint32_t trial_tokens_ = kEpochTrialBurst;
+  uint64_t trials_spent_ns_ = 0;  // when the last token went
 };
 
 // One ratchet step: from epoch e's chain secret, epoch `next_epoch`'s chain, key and salt
