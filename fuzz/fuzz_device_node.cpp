@@ -90,14 +90,13 @@ struct Harness {
     cfg.file = "fuzz";
     config::DeviceConfig dc;
     dc.device_id = 1;
-    dc.psk_file = psk_path();
+    dc.guests.push_back({1, psk_path()});
     dc.model = accel ? "accel" : "edu";
     if (!accel) dc.params = {{"factorial_delay_ns", 1000}};
     cfg.devices.push_back(dc);
     cfg.reply_cache = 16;
     // A small window and pools keep each run cheap; the limits are reached more often too.
     device::NodeOptions o;
-    o.n_chunks = kChunks;
     o.max_dma_ops = 4;
     o.max_chunk_fetches = 4;
     o.outbox_bytes = 32u << 10;
@@ -110,7 +109,7 @@ struct Harness {
     proto::SessionParams params;
     params.channel = kChannel;
     params.n_queues = 2;
-    proto::GuestHandshake hs(fixed_psk(), params, 1);
+    proto::GuestHandshake hs(fixed_psk(), params, 1, 1, proto::DmaGeometry{kChunk, kChunks, kBase});
     for (const Descriptor &d :
          proto::handshake_fragments(kChannel, proto::HandshakeMsg::kHello, hs.hello())) {
       deliver(RecordType::kDescriptor, kChannel,
@@ -129,6 +128,12 @@ struct Harness {
       }
     }
     sink.queued.clear();
+    if (crypto == nullptr) return false;
+    for (const Descriptor &d :
+         proto::handshake_fragments(kChannel, proto::HandshakeMsg::kConfirm, hs.confirm())) {
+      deliver(RecordType::kDescriptor, kChannel,
+              {reinterpret_cast<const uint8_t *>(&d), sizeof(d)});
+    }
     return crypto != nullptr;
   }
 

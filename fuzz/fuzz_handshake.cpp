@@ -20,9 +20,10 @@ Psk fixed_psk() {
   return ferry::fuzz::fixed_psk(0xa0);
 }
 constexpr uint32_t kDeviceId = 0xed;
+constexpr uint32_t kGuestId = 1;
 
-std::optional<Psk> lookup(uint32_t id) {
-  if (id == kDeviceId) return fixed_psk();
+std::optional<Psk> lookup(uint32_t id, uint32_t guest) {
+  if (id == kDeviceId && guest == kGuestId) return fixed_psk();
   return std::nullopt;
 }
 
@@ -39,7 +40,8 @@ void feed(std::span<const uint8_t> msg, GuestHandshake &guest) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static GuestHandshake guest(fixed_psk(), SessionParams{}, kDeviceId);
+  static GuestHandshake guest(fixed_psk(), SessionParams{}, kDeviceId, kGuestId,
+                              DmaGeometry{4096, 1024, 0x1000000});
   HandshakeAssembler assembler;
   for (size_t off = 0; off + kDescriptorSize <= size; off += kDescriptorSize) {
     Descriptor d;

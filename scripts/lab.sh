@@ -180,12 +180,14 @@ lab_up() {
     ip -n "$1" link set lo up
   done
 
-  "$root/ferry" keygen "$state/psk" 2>/dev/null
+  # One key per guest (the edu guest is guest 1, the accel guest guest 2).
+  "$root/ferry" keygen "$state/psk-guest1" 2>/dev/null
+  "$root/ferry" keygen "$state/psk-guest2" 2>/dev/null
   render "$templates/dataplane.yaml" "$state/dataplane.yaml"
   [ -z "$faults" ] || cat "$faults" >>"$state/dataplane.yaml"
   render "$templates/device-node.yaml" "$state/device-node.yaml"
-  REGION=$state/huge/region-edu DEVICE_ID=1 render "$templates/guest.yaml" "$state/guest-edu.yaml"
-  REGION=$state/huge/region-accel DEVICE_ID=2 render "$templates/guest.yaml" "$state/guest-accel.yaml"
+  REGION=$state/huge/region-edu DEVICE_ID=1 GUEST_ID=1 render "$templates/guest.yaml" "$state/guest-edu.yaml"
+  REGION=$state/huge/region-accel DEVICE_ID=2 GUEST_ID=2 render "$templates/guest.yaml" "$state/guest-accel.yaml"
 
   start_service $ns_acc ferry-device-node "$state/device-node.yaml"
   wait_ready ferry-device-node "$state/device-node.ready"

@@ -101,7 +101,8 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   c.file = path;
   MapReader root = detail::load_root(path);
   root.only({"eal", "transport", "idle", "devices", "lanes", "replay_window", "reply_cache",
-             "max_sessions", "dma_timeout_ms", "housekeeping_every", "ready_file", "faults"});
+             "max_sessions", "session_idle_timeout_ms", "dma_timeout_ms", "housekeeping_every",
+             "ready_file", "faults"});
   detail::read_eal(root.child("eal"), c.eal);
   detail::read_transport(root.child("transport"), c.transport);
   detail::read_idle(root.child("idle"), c.idle);
@@ -111,7 +112,11 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   std::vector<bool> lane_served(c.lanes, false);
   for (const MapReader &d : root.list_of_maps("devices")) {
     DeviceConfig dev;
-    d.only({"id", "psk_file", "model", "params", "lane"});
+    if (d.has("psk_file"))
+      d.fail("psk_file",
+             "a device has no PSK of its own: give each guest its own key under "
+             "`guests: [{id: GUEST, psk_file: FILE}]`");
+    d.only({"id", "guests", "model", "params", "lane"});
     if (d.has("lane")) {
       d.get_int("lane", dev.lane, 0, static_cast<int>(kMaxLanes) - 1);
       check_lane(d, static_cast<uint64_t>(dev.lane), c.lanes);
@@ -119,11 +124,23 @@ DeviceNodeConfig load_device_node(const std::string &path) {
     } else {
       lane_served.assign(c.lanes, true);
     }
-    d.require("psk_file");
+    d.require("guests");
     d.get_uint("id", dev.device_id, 1, 0xffffffffu);
     if (!ids.insert(dev.device_id).second)
       d.fail("id", "device id " + std::to_string(dev.device_id) + " is used twice");
-    d.get("psk_file", dev.psk_file);
+    std::set<uint32_t> guest_ids;
+    for (const MapReader &g : d.list_of_maps("guests")) {
+      GuestKeyConfig key;
+      g.only({"id", "psk_file"});
+      g.require("id");
+      g.require("psk_file");
+      g.get_uint("id", key.guest_id, 1, 0xffffffffu);
+      if (!guest_ids.insert(key.guest_id).second)
+        g.fail("id", "guest id " + std::to_string(key.guest_id) + " is listed twice");
+      g.get("psk_file", key.psk_file);
+      dev.guests.push_back(key);
+    }
+    if (dev.guests.empty()) d.fail("guests", "must list at least one guest");
     int model = 0;
     d.get_choice("model", model, {"edu", "accel"});
     dev.model = model == 0 ? "edu" : "accel";
@@ -155,6 +172,7 @@ DeviceNodeConfig load_device_node(const std::string &path) {
   root.get_uint("replay_window", c.replay_window, 1024, 1u << 20);
   root.get_uint("reply_cache", c.reply_cache, 1, 1u << 16);
   root.get_uint("max_sessions", c.max_sessions, 1, 4096);
+  root.get_uint("session_idle_timeout_ms", c.session_idle_timeout_ms, 0, 86'400'000);
   root.get_uint("dma_timeout_ms", c.dma_timeout_ms, 1, 600000);
   root.get_uint("housekeeping_every", c.housekeeping_every, 1, 1u << 30);
   root.get("ready_file", c.ready_file);
@@ -166,9 +184,9 @@ GuestConfig load_guest(const std::string &path) {
   GuestConfig c;
   c.file = path;
   MapReader root = detail::load_root(path);
-  root.only({"region", "queue", "queues", "psk_file", "device_id", "security", "key_bits",
-             "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle", "bar_size",
-             "rekey_after_messages", "rekey_after_ms"});
+  root.only({"region", "queue", "queues", "psk_file", "device_id", "guest_id", "security",
+             "key_bits", "mmio_timeout_ms", "handshake_timeout_ms", "replay_window", "idle",
+             "bar_size", "rekey_after_messages", "rekey_after_ms"});
   root.require("region");
   root.require("psk_file");
   root.get("region", c.region_path);
@@ -178,6 +196,7 @@ GuestConfig load_guest(const std::string &path) {
     root.fail("queue", "must be below queues (" + std::to_string(c.n_queues) + ")");
   root.get("psk_file", c.psk_file);
   root.get_uint("device_id", c.device_id, 1, 0xffffffffu);
+  root.get_uint("guest_id", c.guest_id, 1, 0xffffffffu);
   int sec = static_cast<int>(c.security);
   root.get_choice("security", sec, {"none", "integrity", "confidential"});
   c.security = static_cast<proto::Security>(sec);
@@ -201,6 +220,7 @@ GuestConfig load_guest(const std::string &path) {
     bars.get_u64(key.c_str(), c.bar_sizes[b], 16, 1ull << 40);
     if (!power_of_two(c.bar_sizes[b])) bars.fail(key.c_str(), "must be a power of two");
   }
+  root.require("guest_id");  // last: the errors of the keys above come first
   return c;
 }
 
@@ -208,19 +228,22 @@ GuestConfig load_guest(const std::string &path) {
 void check_device_node_files(const DeviceNodeConfig &c) {
   const std::vector<MapReader> devs = detail::load_root(c.file).list_of_maps("devices");
   for (size_t i = 0; i < c.devices.size() && i < devs.size(); ++i) {
-    // A key file is small and regular: /dev/zero or a FIFO must not hang the service here.
-    struct stat st {};
-    const std::string &f = c.devices[i].psk_file;
-    if (stat(f.c_str(), &st) != 0)
-      devs[i].fail("psk_file", "cannot read '" + f + "': " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode) || st.st_size > 4096)
-      devs[i].fail("psk_file", "'" + f + "' is not a key file (a regular file of 32 raw bytes " +
-                                   "or 64 hex characters)");
-    try {
-      proto::Psk psk = proto::read_psk_file(f);
-      proto::secure_wipe(psk.data(), psk.size());
-    } catch (const std::runtime_error &e) {
-      devs[i].fail("psk_file", e.what());
+    const std::vector<MapReader> guests = devs[i].list_of_maps("guests");
+    for (size_t j = 0; j < c.devices[i].guests.size() && j < guests.size(); ++j) {
+      // A key file is small and regular: /dev/zero or a FIFO must not hang the service here.
+      struct stat st {};
+      const std::string &f = c.devices[i].guests[j].psk_file;
+      if (stat(f.c_str(), &st) != 0)
+        guests[j].fail("psk_file", "cannot read '" + f + "': " + std::strerror(errno));
+      if (!S_ISREG(st.st_mode) || st.st_size > 4096)
+        guests[j].fail("psk_file", "'" + f + "' is not a key file (a regular file of 32 raw " +
+                                       "bytes or 64 hex characters)");
+      try {
+        proto::Psk psk = proto::read_psk_file(f);
+        proto::secure_wipe(psk.data(), psk.size());
+      } catch (const std::runtime_error &e) {
+        guests[j].fail("psk_file", e.what());
+      }
     }
   }
 }

@@ -69,6 +69,7 @@ int serve(const config::DeviceNodeConfig &cfg) {
       aeads.push_back(proto::Aead::create(proto::AeadImpl::kIpsecMb));
       device::NodeOptions nopt;
       nopt.dma_timeout_ns = uint64_t{cfg.dma_timeout_ms} * 1000000;
+      nopt.idle_timeout_ns = uint64_t{cfg.session_idle_timeout_ms} * 1000000;
       nodes.push_back(
           std::make_unique<device::DeviceNode>(lane_config(cfg, l), *aeads.back(), nopt));
       handlers.push_back(std::make_unique<services::DeviceNodeHandler>(*nodes.back()));

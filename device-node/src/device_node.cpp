@@ -19,15 +19,30 @@ NodeCounters &NodeCounters::operator+=(const NodeCounters &o) {
   return *this;
 }
 
-// Everything the node keeps per (peer, channel): the handshake being assembled, the session,
-// and what answers a retransmitted Hello.
+// An accepted handshake waiting for the guest's Confirm: no model, no session yet.
+struct DeviceNode::Pending {
+  SessionSetup setup;
+  proto::SessionSecrets secrets;
+  std::vector<uint8_t> hello;
+  std::vector<Descriptor> answer;  // the Accept, as sent
+  std::vector<uint8_t> confirm;    // the Confirm that makes it live
+  uint64_t since_ns = 0;           // stamped by the first poll that sees it (records carry no time)
+};
+
+// Everything the node keeps per (peer, channel): the handshake being assembled, the pending
+// and the live session, and what answers a retransmitted Hello or Confirm.
 struct DeviceNode::Channel {
   proto::RecordSink *peer = nullptr;
   uint32_t channel = 0;
   proto::HandshakeAssembler assembler;
-  std::vector<uint8_t> last_hello;
+  std::vector<uint8_t> last_hello;  // the live session's
   std::vector<Descriptor> last_answer;
+  std::vector<uint8_t> last_confirm;
+  uint64_t rx_records = 0;  // records for the live session (on_record does not know the time)
+  uint64_t rx_seen = 0;     // rx_records at the last poll...
+  uint64_t last_rx_ns = 0;  // ...and the poll that first saw the latest of them
   std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Pending> pending;
   std::unique_ptr<Session> session;
 };
 
@@ -38,15 +53,21 @@ size_t DeviceNode::KeyHash::operator()(const Key &k) const {
 
 namespace {
 
+// The largest chunk size whose writes fit the outbox twice over (0: none does).
+uint32_t max_chunk_for(const NodeOptions &o) {
+  for (uint32_t cs = proto::kMaxChunkSize; cs >= 64; cs -= 64) {
+    const size_t pieces = (cs + o.max_piece - 1) / o.max_piece;
+    const size_t chunk_wire = pieces * (Outbox::kEntryHeader + sizeof(proto::DmaPiece)) + cs +
+                              2 * (Outbox::kEntryHeader + proto::kDescriptorSize);
+    if (o.outbox_bytes >= 2 * chunk_wire + 4096) return cs;
+  }
+  return 0;
+}
+
 void check_options(const std::string &where, const NodeOptions &o, uint32_t reply_cache) {
   auto fail = [&](const std::string &what) { throw std::invalid_argument(where + ": " + what); };
-  if (o.chunk_size < 64 || o.chunk_size % 64 != 0 || o.chunk_size > proto::kMaxChunkSize)
-    fail("chunk_size " + std::to_string(o.chunk_size) + " must be a multiple of 64 in [64, " +
-         std::to_string(proto::kMaxChunkSize) + "]");
-  if (o.n_chunks == 0 || o.n_chunks > (1u << 22))
-    fail("n_chunks " + std::to_string(o.n_chunks) + " must be in [1, 4194304]");
-  if (o.dma_base > UINT64_MAX - static_cast<uint64_t>(o.n_chunks) * o.chunk_size)
-    fail("dma_base + n_chunks * chunk_size overflows");
+  if (o.max_chunks == 0 || o.max_chunks > (1u << 22))
+    fail("max_chunks " + std::to_string(o.max_chunks) + " must be in [1, 4194304]");
   const size_t max_piece =
       proto::record_layout(RecordType::kDmaWrite).max_payload - sizeof(proto::DmaPiece);
   if (o.max_piece < 64 || o.max_piece > max_piece)
@@ -57,23 +78,19 @@ void check_options(const std::string &where, const NodeOptions &o, uint32_t repl
     fail("max_dma_ops and max_chunk_fetches must be in [1, 1024]");
   if (o.max_dma_len == 0) fail("max_dma_len must be at least 1");
   if (o.reorder_slots == 0 || o.reorder_slots > 65536) fail("reorder_slots must be in [1, 65536]");
-  const size_t pieces = (o.chunk_size + o.max_piece - 1) / o.max_piece;
-  const size_t chunk_wire = pieces * (Outbox::kEntryHeader + sizeof(proto::DmaPiece)) +
-                            o.chunk_size + 2 * (Outbox::kEntryHeader + proto::kDescriptorSize);
-  if (o.outbox_bytes < 2 * chunk_wire + 4096)
-    fail("outbox_bytes " + std::to_string(o.outbox_bytes) + " must be at least " +
-         std::to_string(2 * chunk_wire + 4096) + " for this chunk_size");
+  if (max_chunk_for(o) < 4096)
+    fail("outbox_bytes " + std::to_string(o.outbox_bytes) +
+         " cannot hold the writes of a 4096-byte chunk");
+  if (o.handshakes_per_s == 0 || o.handshakes_per_s > 1'000'000 || o.handshake_burst == 0)
+    fail("handshakes_per_s must be in [1, 1000000] and handshake_burst at least 1");
   if (reply_cache == 0) fail("reply_cache must be at least 1");
 }
-
-// The node's own keys in a device's params: the DMA geometry of the guests it serves.
-constexpr std::string_view kNodeParams[] = {"chunk_size", "dma_base", "n_chunks"};
 
 }  // namespace
 
 DeviceNode::DeviceNode(const config::DeviceNodeConfig &cfg, proto::Aead &aead,
                        const NodeOptions &opts)
-    : cfg_(cfg), aead_(aead), opts_(opts) {
+    : cfg_(cfg), aead_(aead), opts_(opts), dma_limits_{max_chunk_for(opts), opts.max_chunks} {
   const std::string file = cfg.file.empty() ? "device-node config" : cfg.file;
   if (cfg.devices.empty()) throw std::invalid_argument(file + ": devices: none configured");
   if (cfg.max_sessions == 0) throw std::invalid_argument(file + ": max_sessions must be >= 1");
@@ -84,22 +101,18 @@ DeviceNode::DeviceNode(const config::DeviceNodeConfig &cfg, proto::Aead &aead,
       if (d.cfg.device_id == dc.device_id)
         throw std::invalid_argument(where + ": device_id configured twice");
     }
-    Device d{dc, proto::read_psk_file(dc.psk_file), {}, opts};
-    for (const auto &[key, value] : dc.params) {
-      if (key == kNodeParams[0]) {
-        d.opts.chunk_size = static_cast<uint32_t>(value);
-        if (value > UINT32_MAX) d.opts.chunk_size = 0;
-      } else if (key == kNodeParams[1]) {
-        d.opts.dma_base = value;
-      } else if (key == kNodeParams[2]) {
-        d.opts.n_chunks = value > UINT32_MAX ? 0 : static_cast<uint32_t>(value);
-      } else {
-        d.model_params[key] = value;
+    if (dc.guests.empty()) throw std::invalid_argument(where + ": guests: none configured");
+    Device d{dc, {}};
+    for (const config::GuestKeyConfig &g : dc.guests) {
+      for (const GuestKey &k : d.guests) {
+        if (k.guest_id == g.guest_id)
+          throw std::invalid_argument(where + ": guest " + std::to_string(g.guest_id) +
+                                      " configured twice");
       }
+      d.guests.push_back(GuestKey{g.guest_id, proto::read_psk_file(g.psk_file)});
     }
-    check_options(where, d.opts, cfg.reply_cache);
     try {
-      check_model(dc.model, d.model_params);
+      check_model(dc.model, dc.params);
     } catch (const std::invalid_argument &e) {
       throw std::invalid_argument(where + ": " + e.what());
     }
@@ -107,7 +120,20 @@ DeviceNode::DeviceNode(const config::DeviceNodeConfig &cfg, proto::Aead &aead,
   }
 }
 
-DeviceNode::~DeviceNode() = default;
+DeviceNode::~DeviceNode() {
+  for (Device &d : devices_) {
+    for (GuestKey &k : d.guests) proto::secure_wipe(k.psk.data(), k.psk.size());
+  }
+}
+
+std::optional<proto::Psk> DeviceNode::guest_psk(uint32_t device_id, uint32_t guest_id) const {
+  const Device *d = device(device_id);
+  if (d == nullptr) return std::nullopt;
+  for (const GuestKey &k : d->guests) {
+    if (k.guest_id == guest_id) return k.psk;
+  }
+  return std::nullopt;
+}
 
 DeviceNode::Channel *DeviceNode::find(const proto::RecordSink &peer, uint32_t channel) {
   auto it = channels_.find(Key{&peer, channel});
@@ -156,6 +182,7 @@ void DeviceNode::on_descriptor(proto::RecordSink &peer, const proto::RecordView 
     ++node_.no_session;
     return;
   }
+  ++c->rx_records;
   c->session->on_descriptor(d);
   c->session->after_input();
 }
@@ -170,64 +197,103 @@ void DeviceNode::on_dma_data(proto::RecordSink &peer, const proto::RecordView &r
     ++node_.no_session;
     return;
   }
+  ++c->rx_records;
   proto::DmaPiece p;
   std::memcpy(&p, r.payload.data(), sizeof(p));
   c->session->on_dma_piece(p, r.payload.subspan(sizeof(p)));
   c->session->after_input();
 }
 
-void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const Descriptor &d) {
-  Channel *c = find(peer, channel);
-  if (c == nullptr) {
-    // Bounded: half-open handshakes cannot grow the table without limit. When it is full,
-    // channels without a session (a handshake that never finished) make room first.
-    if (channels_.size() >= 2ull * cfg_.max_sessions) {
-      for (auto it = channels_.begin(); it != channels_.end(); ++it) {
-        if (!it->second->session) {
-          channels_.erase(it);
-          break;
-        }
+DeviceNode::Channel *DeviceNode::channel_for_handshake(proto::RecordSink &peer, uint32_t channel) {
+  if (Channel *c = find(peer, channel)) return c;
+  // Bounded: half-open handshakes cannot grow the table without limit. When it is full,
+  // channels without a session (a handshake that never finished) make room first.
+  if (channels_.size() >= 2ull * cfg_.max_sessions) {
+    for (auto it = channels_.begin(); it != channels_.end(); ++it) {
+      if (!it->second->session) {
+        channels_.erase(it);
+        break;
       }
     }
-    if (channels_.size() >= 2ull * cfg_.max_sessions) {
-      ++node_.sessions_refused;
-      return;
-    }
-    auto fresh = std::make_unique<Channel>();
-    fresh->peer = &peer;
-    fresh->channel = channel;
-    c = fresh.get();
-    channels_.emplace(Key{&peer, channel}, std::move(fresh));
   }
+  if (channels_.size() >= 2ull * cfg_.max_sessions) {
+    ++node_.sessions_refused;
+    return nullptr;
+  }
+  auto fresh = std::make_unique<Channel>();
+  fresh->peer = &peer;
+  fresh->channel = channel;
+  Channel *c = fresh.get();
+  channels_.emplace(Key{&peer, channel}, std::move(fresh));
+  return c;
+}
+
+void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const Descriptor &d) {
+  Channel *c = channel_for_handshake(peer, channel);
+  if (c == nullptr) return;
   const uint64_t malformed_before = c->assembler.malformed();
   const bool whole = c->assembler.add(d);
   node_.malformed += c->assembler.malformed() - malformed_before;
   if (!whole) return;
-  if (c->assembler.type() != proto::HandshakeMsg::kHello) {
-    ++node_.malformed;
-    return;
+  if (c->assembler.type() == proto::HandshakeMsg::kHello) {
+    on_hello(*c, c->assembler.message());
+  } else if (c->assembler.type() == proto::HandshakeMsg::kConfirm) {
+    on_confirm(*c, c->assembler.message());
+  } else {
+    ++node_.malformed;  // an Accept or Reject goes the other way
   }
-  const std::span<const uint8_t> hello = c->assembler.message();
-  if (c->session && hello.size() == c->last_hello.size() &&
-      std::memcmp(hello.data(), c->last_hello.data(), hello.size()) == 0) {
-    for (const Descriptor &a : c->last_answer) {
-      c->session->send(RecordType::kDescriptor,
-                       std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&a), sizeof(a)));
-    }
+}
+
+namespace {
+bool same_bytes(std::span<const uint8_t> a, const std::vector<uint8_t> &b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+}
+std::span<const uint8_t> descriptor_bytes(const Descriptor &d) {
+  return {reinterpret_cast<const uint8_t *>(&d), sizeof(d)};
+}
+}  // namespace
+
+bool DeviceNode::take_handshake_token() {
+  // A token bucket kept in nanoseconds of refill: each key exchange costs 1 s / rate.
+  const uint64_t cost = 1'000'000'000ull / opts_.handshakes_per_s;
+  const uint64_t cap = cost * opts_.handshake_burst;
+  if (handshake_credit_at_ == 0) {
+    handshake_credit_ns_ = cap;
+  } else if (now_ns_ > handshake_credit_at_) {
+    handshake_credit_ns_ = std::min(cap, handshake_credit_ns_ + (now_ns_ - handshake_credit_at_));
+  }
+  handshake_credit_at_ = std::max<uint64_t>(now_ns_, 1);
+  if (handshake_credit_ns_ < cost) return false;
+  handshake_credit_ns_ -= cost;
+  return true;
+}
+
+void DeviceNode::on_hello(Channel &c, std::span<const uint8_t> hello) {
+  const uint32_t channel = c.channel;
+  // A retransmission of the live or the pending Hello: the same Accept, no new work.
+  if (c.session && same_bytes(hello, c.last_hello)) {
+    for (const Descriptor &a : c.last_answer)
+      c.session->send(RecordType::kDescriptor, descriptor_bytes(a));
     ++node_.handshake_retransmits;
     return;
   }
-  if (!c->session && live_sessions_ >= cfg_.max_sessions) {
+  if (c.pending && same_bytes(hello, c.pending->hello)) {
+    for (const Descriptor &a : c.pending->answer) send_handshake(c, a);
+    ++node_.handshake_retransmits;
+    return;
+  }
+  if (!c.session && live_sessions_ >= cfg_.max_sessions) {
     ++node_.sessions_refused;
     return;
   }
+  if (!take_handshake_token()) {
+    ++node_.handshakes_throttled;
+    return;
+  }
+  ++node_.handshake_work;
   try {
-    proto::DeviceHandshakeResult res =
-        proto::device_handshake(hello, [this](uint32_t id) -> std::optional<proto::Psk> {
-          const Device *dev = device(id);
-          if (dev == nullptr) return std::nullopt;
-          return dev->psk;
-        });
+    proto::DeviceHandshakeResult res = proto::device_handshake(
+        hello, [this](uint32_t dev, uint32_t guest) { return guest_psk(dev, guest); }, dma_limits_);
     const Device *dev = device(res.device_id);
     if (!res.secrets) {
       // A Reject: only a hint for the operator (it is not authenticated), sent as is.
@@ -235,11 +301,8 @@ void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const D
       if (dev != nullptr) ++node_.auth_failures;  // a known device: wrong PSK or tampered
       for (const Descriptor &a :
            proto::handshake_fragments(channel, proto::HandshakeMsg::kReject, res.answer)) {
-        if (!peer.emit(
-                RecordType::kDescriptor, channel,
-                std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&a), sizeof(a)))) {
+        if (!c.peer->emit(RecordType::kDescriptor, channel, descriptor_bytes(a)))
           ++node_.tx_dropped;
-        }
       }
       return;
     }
@@ -249,27 +312,57 @@ void DeviceNode::on_handshake(proto::RecordSink &peer, uint32_t channel, const D
       ++node_.handshake_failures;
       return;
     }
-    SessionSetup setup{channel,   dev->cfg.device_id, dev->cfg.model,  dev->model_params,
-                       dev->opts, cfg_.replay_window, cfg_.reply_cache};
-    if (!c->outbox) {
-      const size_t max_payload =
-          std::max<size_t>(proto::kDescriptorSize, sizeof(proto::DmaPiece) + dev->opts.max_piece);
-      c->outbox = std::make_unique<Outbox>(dev->opts.outbox_bytes, max_payload);
-    }
-    auto session = std::make_unique<Session>(aead_, *res.secrets, setup, peer, *c->outbox, now_ns_);
-    if (c->session) {
-      retire(*c);
+    auto p = std::make_unique<Pending>();
+    p->setup = SessionSetup{channel, dev->cfg.device_id, dev->cfg.model,  dev->cfg.params, opts_,
+                            res.dma, cfg_.replay_window, cfg_.reply_cache};
+    p->secrets = std::move(*res.secrets);
+    p->hello.assign(hello.begin(), hello.end());
+    p->answer = proto::handshake_fragments(channel, proto::HandshakeMsg::kAccept, res.answer);
+    p->confirm = std::move(res.confirm);
+    c.pending = std::move(p);  // a newer Hello replaces an unconfirmed one
+    for (const Descriptor &a : c.pending->answer) send_handshake(c, a);
+  } catch (const std::exception &) {
+    ++node_.handshake_failures;  // set-up failed (allocation): no session
+  }
+}
+
+void DeviceNode::send_handshake(Channel &c, const Descriptor &d) {
+  if (!c.outbox) {
+    const size_t max_payload =
+        std::max<size_t>(proto::kDescriptorSize, sizeof(proto::DmaPiece) + opts_.max_piece);
+    c.outbox = std::make_unique<Outbox>(opts_.outbox_bytes, max_payload);
+  }
+  // Behind the live session's records, through the same outbox: the Accept keeps its order.
+  if (!c.outbox->send(*c.peer, RecordType::kDescriptor, c.channel, descriptor_bytes(d), {},
+                      node_.tx_deferred))
+    ++node_.tx_dropped;
+}
+
+void DeviceNode::on_confirm(Channel &c, std::span<const uint8_t> confirm) {
+  if (!c.pending || !proto::confirm_matches(c.pending->confirm, confirm)) {
+    // A retransmitted Confirm of the live session changes nothing; anything else is counted.
+    if (!(c.session && proto::confirm_matches(c.last_confirm, confirm))) ++node_.confirms_bad;
+    return;
+  }
+  std::unique_ptr<Pending> p = std::move(c.pending);
+  if (!c.session && live_sessions_ >= cfg_.max_sessions) {
+    ++node_.sessions_refused;
+    return;
+  }
+  try {
+    auto session =
+        std::make_unique<Session>(aead_, p->secrets, p->setup, *c.peer, *c.outbox, now_ns_);
+    if (c.session) {
+      retire(c);
       ++node_.sessions_replaced;
     }
-    c->outbox->clear();  // records of the old session are useless to the new one
-    c->session = std::move(session);
+    c.outbox->clear();  // records of the old session are useless to the new one
+    c.session = std::move(session);
     ++live_sessions_;
-    c->last_hello.assign(hello.begin(), hello.end());
-    c->last_answer = proto::handshake_fragments(channel, proto::HandshakeMsg::kAccept, res.answer);
-    for (const Descriptor &a : c->last_answer) {
-      c->session->send(RecordType::kDescriptor,
-                       std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&a), sizeof(a)));
-    }
+    c.last_hello = std::move(p->hello);
+    c.last_answer = std::move(p->answer);
+    c.last_confirm = std::move(p->confirm);
+    ++c.rx_records;  // the next poll stamps the session's start as its last traffic
     ++node_.handshakes;
   } catch (const std::exception &) {
     ++node_.handshake_failures;  // set-up failed (allocation, model): no session
@@ -287,9 +380,29 @@ size_t DeviceNode::poll(uint64_t now_ns) {
   now_ns_ = now_ns;
   size_t work = 0;
   for (auto &[key, c] : channels_) {
+    reap(*c);
     if (c->session) work += c->session->poll(now_ns);
   }
   return work;
+}
+
+void DeviceNode::reap(Channel &c) {
+  if (c.pending && c.pending->since_ns == 0) c.pending->since_ns = std::max<uint64_t>(now_ns_, 1);
+  if (c.pending && now_ns_ >= c.pending->since_ns &&
+      now_ns_ - c.pending->since_ns >= opts_.confirm_timeout_ns) {
+    c.pending.reset();
+    ++node_.pending_expired;
+  }
+  if (c.rx_records != c.rx_seen) {
+    c.rx_seen = c.rx_records;
+    c.last_rx_ns = now_ns_;
+  }
+  if (c.session && opts_.idle_timeout_ns != 0 && now_ns_ >= c.last_rx_ns &&
+      now_ns_ - c.last_rx_ns >= opts_.idle_timeout_ns && c.session->quiescent()) {
+    retire(c);
+    c.outbox->clear();
+    ++node_.sessions_idle_reaped;
+  }
 }
 
 void DeviceNode::drop_peer(const proto::RecordSink &peer) {

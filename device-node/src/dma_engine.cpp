@@ -44,19 +44,19 @@ bool DmaEngine::Coverage::add(uint32_t lo, uint32_t hi) {
   return true;
 }
 
-DmaEngine::DmaEngine(Session &session, const NodeOptions &o)
+DmaEngine::DmaEngine(Session &session, const NodeOptions &o, const proto::DmaGeometry &window)
     : s_(session),
-      cs_(o.chunk_size),
-      base_(o.dma_base),
-      n_chunks_(o.n_chunks),
+      cs_(window.chunk_size),
+      base_(window.dma_base),
+      n_chunks_(window.n_chunks),
       max_piece_(o.max_piece),
       max_len_(o.max_dma_len),
       timeout_ns_(o.dma_timeout_ns),
-      chunks_(o.n_chunks),
+      chunks_(window.n_chunks),
       ops_(o.max_dma_ops),
       fetches_(o.max_chunk_fetches),
-      plain_(o.chunk_size),
-      sealed_(o.chunk_size) {
+      plain_(window.chunk_size),
+      sealed_(window.chunk_size) {
   for (Op &op : ops_) op.work.resize(cs_);
   for (Fetch &f : fetches_) f.sealed.resize(cs_);
 }

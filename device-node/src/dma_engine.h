@@ -13,6 +13,7 @@
 #include "ferry/device/device_node.h"
 #include "ferry/device/model.h"
 #include "ferry/proto/frame.h"
+#include "ferry/proto/handshake.h"
 
 namespace ferry::device {
 
@@ -20,7 +21,8 @@ class Session;
 
 class DmaEngine {
  public:
-  DmaEngine(Session &session, const NodeOptions &opts);
+  // `window`: the guest's DMA window as its Hello gave it (checked against the node's limits).
+  DmaEngine(Session &session, const NodeOptions &opts, const proto::DmaGeometry &window);
 
   // DeviceContext::dma_read / dma_write (see model.h).
   bool read(uint64_t addr, uint32_t len, uint8_t *dst, uint64_t cookie);

@@ -29,7 +29,7 @@ Session::Session(proto::Aead &aead, const proto::SessionSecrets &secrets, const 
       peer_(peer),
       outbox_(outbox),
       now_ns_(now_ns),
-      dma_(*this, setup.opts) {
+      dma_(*this, setup.opts, setup.dma) {
   const uint16_t n = crypto_.params().n_queues;
   queues_.reserve(n);
   for (uint16_t q = 0; q < n; ++q) {

@@ -25,6 +25,7 @@ struct SessionSetup {
   std::string model;
   ModelParams params;
   NodeOptions opts;
+  proto::DmaGeometry dma;  // the guest's DMA window, from its Hello
   uint32_t replay_window = 1024;
   uint32_t reply_cache = 256;
 };

@@ -53,6 +53,9 @@ Device::Device(const config::GuestConfig &cfg)
     throw std::runtime_error("config " + cfg.file + ": queues = " + std::to_string(cfg.n_queues) +
                              ", but the region " + cfg.region_path + " has " +
                              std::to_string(g.n_queues));
+  if (cfg.guest_id == 0)
+    throw std::runtime_error("config " + cfg.file + ": guest_id is not set (the device node " +
+                             "knows this guest's PSK by it)");
   if (cfg.queue >= cfg.n_queues)
     throw std::runtime_error("config " + cfg.file + ": queue " + std::to_string(cfg.queue) +
                              " is not below queues (" + std::to_string(cfg.n_queues) + ")");
@@ -125,32 +128,49 @@ void Device::handshake(const proto::Psk &psk) {
   params.key_bytes = cfg_.key_bytes;
   params.n_queues = n_queues();
   params.channel = channel_;
-  proto::GuestHandshake hs(psk, params, cfg_.device_id);
-  for (const Descriptor &frag :
-       proto::handshake_fragments(channel_, proto::HandshakeMsg::kHello, hs.hello())) {
-    if (q0.post(frag, deadline, idler) != 0)
-      throw std::runtime_error("handshake: the submission ring of queue 0 stayed full for " +
-                               std::to_string(cfg_.handshake_timeout_ms) + " ms");
-  }
+  // The DMA geometry comes from the region header the data plane wrote, which Region checked
+  // against the mapping; the device node serves the session with it.
+  const proto::ShmGeometry &g = region_.geometry();
+  const proto::DmaGeometry dma{g.chunk_size, g.n_chunks, g.dma_base};
+  proto::GuestHandshake hs(psk, params, cfg_.device_id, cfg_.guest_id, dma);
+  auto post_all = [&](proto::HandshakeMsg type, std::span<const uint8_t> msg) {
+    for (const Descriptor &frag : proto::handshake_fragments(channel_, type, msg)) {
+      if (q0.post(frag, deadline, idler) != 0)
+        throw std::runtime_error("handshake: the submission ring of queue 0 stayed full for " +
+                                 std::to_string(cfg_.handshake_timeout_ms) + " ms");
+    }
+  };
+  post_all(proto::HandshakeMsg::kHello, hs.hello());
   proto::HandshakeAssembler assembler;
+  std::string ignored;  // why the last answer that did not finish the handshake was ignored
   for (;;) {
     int r = q0.pop_raw(d);
     if (r == 1 && d.hdr.kind == static_cast<uint8_t>(Kind::kHandshake) && assembler.add(d)) {
       std::string error;
       std::optional<proto::SessionSecrets> secrets = hs.finish(assembler.message(), error);
-      if (!secrets)
-        throw std::runtime_error("handshake with device " + std::to_string(cfg_.device_id) +
-                                 " failed: " + error);
-      if (SecretsObserver f = secrets_observer.load()) f(*secrets);
-      start(*secrets);
-      return;
+      if (secrets) {
+        // Key confirmation: the device node makes the session live only on this message.
+        post_all(proto::HandshakeMsg::kConfirm, hs.confirm());
+        if (SecretsObserver f = secrets_observer.load()) f(*secrets);
+        start(*secrets);
+        return;
+      }
+      // A Reject is unauthenticated and an Accept that does not verify may be forged by the
+      // host: neither ends the attempt; the genuine answer may still come.
+      ++handshake_answers_ignored_;
+      ignored = error;
     }
     // Checked on every pass: a host flooding the ring must not hold open() past its timeout.
-    if (deadline.passed())
+    if (deadline.passed()) {
+      if (!ignored.empty())
+        throw std::runtime_error("handshake with device " + std::to_string(cfg_.device_id) +
+                                 " failed: " + ignored + "; no valid answer within " +
+                                 std::to_string(cfg_.handshake_timeout_ms) + " ms");
       throw std::runtime_error("handshake: no answer from device " +
                                std::to_string(cfg_.device_id) + " within " +
                                std::to_string(cfg_.handshake_timeout_ms) +
                                " ms (is the device node running and reachable?)");
+    }
     if (r == 1)
       idler.busy();
     else
@@ -385,6 +405,7 @@ DeviceStats Device::stats() {
     s.bad_index += qs.bad_index.load();
     s.stale += qs.stale.load();
     s.ring_full += qs.ring_full.load();
+    s.handshake_answers_ignored = handshake_answers_ignored_;
     std::lock_guard<std::mutex> lk(q->mutex());
     const proto::RekeyStats &r = q->crypto().rekey_stats();
     s.rekey.tx_rekeys += r.tx_rekeys;

@@ -20,7 +20,8 @@ namespace ferry::guest {
 struct DeviceStats {
   uint64_t posted = 0, received = 0, auth_failed = 0, replayed = 0, malformed = 0, bad_index = 0,
            stale = 0, ring_full = 0;
-  proto::RekeyStats rekey;  // summed over the queues
+  uint64_t handshake_answers_ignored = 0;  // forged Rejects or Accepts that did not verify
+  proto::RekeyStats rekey;                 // summed over the queues
   DmaStats dma;
 };
 
@@ -91,6 +92,7 @@ class Device final : CompletionHandler {
   DmaWindow dma_;
   std::atomic<uint32_t> irq_pending_{0};
   uint32_t session_id_ = 0;
+  uint64_t handshake_answers_ignored_ = 0;
 };
 
 }  // namespace ferry::guest

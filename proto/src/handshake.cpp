@@ -23,9 +23,10 @@ constexpr size_t kRandomSize = 32;
 constexpr size_t kPubSize = 32;
 constexpr size_t kMacSize = 32;
 constexpr size_t kMaxFragments = 8;
-constexpr char kInfoLabel[] = "ferry v1 session";   // 16 bytes, no terminator on the wire
-constexpr char kChainLabel[] = "ferry v1 rekey  ";  // 16 bytes: the rekey chains' info
-constexpr size_t kStreamOkm = 32 + 4;               // key (first key_bytes used) + salt
+constexpr char kInfoLabel[] = "ferry v1 session";     // 16 bytes, no terminator on the wire
+constexpr char kChainLabel[] = "ferry v1 rekey  ";    // 16 bytes: the rekey chains' info
+constexpr char kConfirmLabel[] = "ferry v1 confirm";  // 16 bytes: the confirm key's info
+constexpr size_t kStreamOkm = 32 + 4;                 // key (first key_bytes used) + salt
 
 enum class RejectReason : uint8_t {
   kMalformed = 1,
@@ -44,13 +45,20 @@ struct [[gnu::packed]] HelloWire {
   le16 reserved;
   le32 channel;
   le32 device_id;
+  le32 guest_id;  // selects the guest's own PSK on the device node
+  le32 chunk_size;
+  le32 n_chunks;
+  le32 reserved2;
+  le64 dma_base;
   uint8_t guest_random[kRandomSize];
   uint8_t guest_pub[kPubSize];
   uint8_t mac[kMacSize];  // HMAC-SHA256(PSK, every byte before it)
 };
-static_assert(sizeof(HelloWire) == 112);
-static_assert(offsetof(HelloWire, guest_random) == 16);
-static_assert(offsetof(HelloWire, mac) == 80);
+static_assert(sizeof(HelloWire) == 136);
+static_assert(offsetof(HelloWire, guest_id) == 16);
+static_assert(offsetof(HelloWire, dma_base) == 32);
+static_assert(offsetof(HelloWire, guest_random) == 40);
+static_assert(offsetof(HelloWire, mac) == 104);
 
 struct [[gnu::packed]] AcceptWire {
   uint8_t msg;  // HandshakeMsg::kAccept
@@ -72,6 +80,15 @@ struct [[gnu::packed]] RejectWire {  // unauthenticated: a hint for the operator
 };
 static_assert(sizeof(RejectWire) == 4);
 
+struct [[gnu::packed]] ConfirmWire {
+  uint8_t msg;  // HandshakeMsg::kConfirm
+  uint8_t version;
+  uint8_t reserved[2];
+  le32 session_id;
+  uint8_t mac[kMacSize];  // HMAC-SHA256(confirm key, hello || accept)
+};
+static_assert(sizeof(ConfirmWire) == 40);
+
 static_assert(sizeof(HelloWire) <= kMaxFragments * kHandshakeFragment);
 
 std::string_view reason_text(uint8_t r) {
@@ -79,7 +96,7 @@ std::string_view reason_text(uint8_t r) {
     case RejectReason::kMalformed:
       return "malformed hello";
     case RejectReason::kUnknownDevice:
-      return "unknown device id";
+      return "unknown device id or guest id";
     case RejectReason::kAuthFailed:
       return "hello did not authenticate (wrong PSK or tampered message)";
     case RejectReason::kUnsupported:
@@ -163,7 +180,7 @@ bool hmac2_verify(const Psk &psk, std::span<const uint8_t> a, std::span<const ui
 SessionSecrets derive(const SessionParams &params, uint32_t session_id, const Psk &psk,
                       const std::array<uint8_t, 32> &shared, std::span<const uint8_t> hello,
                       std::span<const uint8_t> accept, const uint8_t *guest_random,
-                      const uint8_t *device_random) {
+                      const uint8_t *device_random, std::vector<uint8_t> &confirm_key) {
   Secret<64> salt;
   std::memcpy(salt.b.data(), guest_random, kRandomSize);
   std::memcpy(salt.b.data() + kRandomSize, device_random, kRandomSize);
@@ -205,7 +222,11 @@ SessionSecrets derive(const SessionParams &params, uint32_t session_id, const Ps
   // The rekey chains (session.h): the same inputs with their own label.
   std::memcpy(info.data(), kChainLabel, 16);
   ok = ok && hkdf(chains);
+  std::memcpy(info.data(), kConfirmLabel, 16);
+  confirm_key.assign(32, 0);
+  ok = ok && hkdf(confirm_key);
   if (!ok) {
+    secure_wipe(confirm_key.data(), confirm_key.size());
     secure_wipe(okm.data(), okm.size());
     secure_wipe(chains.data(), chains.size());
     throw std::runtime_error("handshake: HKDF-SHA256 failed");
@@ -244,6 +265,25 @@ std::vector<uint8_t> make_reject(RejectReason r) {
   return {b.begin(), b.end()};
 }
 
+// The Confirm for (hello, accept) under confirm_key; wipes the key.
+std::vector<uint8_t> make_confirm(uint32_t session_id, std::vector<uint8_t> &confirm_key,
+                                  std::span<const uint8_t> hello, std::span<const uint8_t> accept) {
+  ConfirmWire c{};
+  c.msg = static_cast<uint8_t>(HandshakeMsg::kConfirm);
+  c.version = kProtoVersion;
+  c.session_id.set(session_id);
+  std::vector<uint8_t> msg(hello.begin(), hello.end());
+  msg.insert(msg.end(), accept.begin(), accept.end());
+  unsigned int len = 0;
+  const bool ok = HMAC(EVP_sha256(), confirm_key.data(), static_cast<int>(confirm_key.size()),
+                       msg.data(), msg.size(), c.mac, &len) != nullptr &&
+                  len == kMacSize;
+  secure_wipe(confirm_key.data(), confirm_key.size());
+  if (!ok) throw std::runtime_error("handshake: HMAC-SHA256 failed");
+  auto b = bytes_of(c);
+  return {b.begin(), b.end()};
+}
+
 // Fragment info in DescHeader::seq: type | index << 8 | count << 16 | total_len << 32.
 uint64_t fragment_info(HandshakeMsg type, size_t index, size_t count, size_t total) {
   return uint64_t{static_cast<uint8_t>(type)} | uint64_t{index} << 8 | uint64_t{count} << 16 |
@@ -252,9 +292,28 @@ uint64_t fragment_info(HandshakeMsg type, size_t index, size_t count, size_t tot
 
 }  // namespace
 
-GuestHandshake::GuestHandshake(const Psk &psk, const SessionParams &params, uint32_t device_id)
+std::string check_dma_geometry(const DmaGeometry &g, const DmaLimits &limits) {
+  if (g.chunk_size < 64 || g.chunk_size % 64 != 0 || g.chunk_size > limits.max_chunk_size)
+    return "chunk_size " + std::to_string(g.chunk_size) + " is not a multiple of 64 in [64, " +
+           std::to_string(limits.max_chunk_size) + "]";
+  if (g.n_chunks == 0 || g.n_chunks > limits.max_chunks)
+    return "n_chunks " + std::to_string(g.n_chunks) + " is not in [1, " +
+           std::to_string(limits.max_chunks) + "]";
+  if (g.dma_base > UINT64_MAX - static_cast<uint64_t>(g.n_chunks) * g.chunk_size)
+    return "dma_base + n_chunks * chunk_size overflows";
+  return {};
+}
+
+bool confirm_matches(std::span<const uint8_t> expected, std::span<const uint8_t> confirm) {
+  return expected.size() == sizeof(ConfirmWire) && confirm.size() == expected.size() &&
+         CRYPTO_memcmp(expected.data(), confirm.data(), expected.size()) == 0;
+}
+
+GuestHandshake::GuestHandshake(const Psk &psk, const SessionParams &params, uint32_t device_id,
+                               uint32_t guest_id, const DmaGeometry &dma)
     : psk_(psk), params_(params) {
   std::string why = check_params(params);
+  if (why.empty()) why = check_dma_geometry(dma, DmaLimits{kMaxChunkSize, 1u << 22});
   if (!why.empty()) throw std::invalid_argument("handshake: " + why);
   HelloWire h{};
   h.msg = static_cast<uint8_t>(HandshakeMsg::kHello);
@@ -264,6 +323,10 @@ GuestHandshake::GuestHandshake(const Psk &psk, const SessionParams &params, uint
   h.n_queues.set(params.n_queues);
   h.channel.set(params.channel);
   h.device_id.set(device_id);
+  h.guest_id.set(guest_id);
+  h.chunk_size.set(dma.chunk_size);
+  h.n_chunks.set(dma.n_chunks);
+  h.dma_base.set(dma.dma_base);
   random_bytes(h.guest_random, kRandomSize);
   x25519_keypair(priv_, h.guest_pub);
   hmac2(psk_, {reinterpret_cast<const uint8_t *>(&h), offsetof(HelloWire, mac)}, {}, h.mac);
@@ -320,15 +383,16 @@ std::optional<SessionSecrets> GuestHandshake::finish(std::span<const uint8_t> an
   }
   HelloWire h;
   std::memcpy(&h, hello_.data(), sizeof(h));
+  std::vector<uint8_t> confirm_key;
   SessionSecrets s = derive(params_, a.session_id.get(), psk_, shared.b, hello_, answer,
-                            h.guest_random, a.device_random);
+                            h.guest_random, a.device_random, confirm_key);
+  confirm_ = make_confirm(a.session_id.get(), confirm_key, hello_, answer);
   secure_wipe(priv_.data(), priv_.size());  // one session per ephemeral key
   return s;
 }
 
-DeviceHandshakeResult device_handshake(
-    std::span<const uint8_t> hello,
-    const std::function<std::optional<Psk>(uint32_t device_id)> &lookup) {
+DeviceHandshakeResult device_handshake(std::span<const uint8_t> hello, const PskLookup &lookup,
+                                       const DmaLimits &limits) {
   DeviceHandshakeResult r;
   auto reject = [&r](RejectReason why, std::string error) {
     r.answer = make_reject(why);
@@ -347,10 +411,12 @@ DeviceHandshakeResult device_handshake(
     return reject(RejectReason::kUnsupported,
                   "hello has protocol version " + std::to_string(h.version));
   r.device_id = h.device_id.get();
-  std::optional<Psk> psk = lookup(r.device_id);
+  r.guest_id = h.guest_id.get();
+  std::optional<Psk> psk = lookup(r.device_id, r.guest_id);
   if (!psk)
-    return reject(RejectReason::kUnknownDevice,
-                  "hello for unknown device id " + std::to_string(r.device_id));
+    return reject(RejectReason::kUnknownDevice, "hello for unknown device id " +
+                                                    std::to_string(r.device_id) + " or guest id " +
+                                                    std::to_string(r.guest_id));
   bool authentic = hmac2_verify(*psk, hello.first(offsetof(HelloWire, mac)), {}, h.mac);
   if (!authentic) {
     secure_wipe(psk->data(), psk->size());
@@ -362,10 +428,12 @@ DeviceHandshakeResult device_handshake(
   params.key_bytes = h.key_bytes;
   params.n_queues = h.n_queues.get();
   params.channel = h.channel.get();
+  r.dma = DmaGeometry{h.chunk_size.get(), h.n_chunks.get(), h.dma_base.get()};
   std::string why = h.security > static_cast<uint8_t>(Security::kConfidential)
                         ? std::string("unknown security level")
                         : check_params(params);
-  if (!why.empty() || h.reserved.get() != 0) {
+  if (why.empty()) why = check_dma_geometry(r.dma, limits);
+  if (!why.empty() || h.reserved.get() != 0 || h.reserved2.get() != 0) {
     secure_wipe(psk->data(), psk->size());
     return reject(RejectReason::kUnsupported,
                   "hello asks for unsupported parameters: " + (why.empty() ? "reserved" : why));
@@ -387,7 +455,10 @@ DeviceHandshakeResult device_handshake(
   hmac2(*psk, hello, {reinterpret_cast<const uint8_t *>(&a), offsetof(AcceptWire, mac)}, a.mac);
   auto ab = bytes_of(a);
   r.answer.assign(ab.begin(), ab.end());
-  r.secrets = derive(params, sid, *psk, shared.b, hello, r.answer, h.guest_random, a.device_random);
+  std::vector<uint8_t> confirm_key;
+  r.secrets = derive(params, sid, *psk, shared.b, hello, r.answer, h.guest_random, a.device_random,
+                     confirm_key);
+  r.confirm = make_confirm(sid, confirm_key, hello, r.answer);
   secure_wipe(psk->data(), psk->size());
   return r;
 }
@@ -424,7 +495,7 @@ bool HandshakeAssembler::add(const Descriptor &d) {
   bool valid = d.hdr.version == kProtoVersion &&
                d.hdr.kind == static_cast<uint8_t>(Kind::kHandshake) && d.hdr.queue.get() == 0 &&
                type >= static_cast<uint8_t>(HandshakeMsg::kHello) &&
-               type <= static_cast<uint8_t>(HandshakeMsg::kReject) && ((info >> 24) & 0xff) == 0 &&
+               type <= static_cast<uint8_t>(HandshakeMsg::kConfirm) && ((info >> 24) & 0xff) == 0 &&
                count >= 1 && count <= kMaxFragments && index < count &&
                total > (count - 1) * kHandshakeFragment && total <= count * kHandshakeFragment;
   if (!valid) {

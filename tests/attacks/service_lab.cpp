@@ -51,14 +51,14 @@ ServiceLab::ServiceLab(const ServiceLabOptions &opt) {
   run_cmd("rm -rf " + dir_ + " && mkdir -p " + dir_);
   write_random_psk(psk_);
   std::ofstream(dir_ + "/guest.yaml")
-      << "region: " << region_path() << "\npsk_file: " << psk_ << "\ndevice_id: 1\n"
+      << "region: " << region_path() << "\npsk_file: " << psk_ << "\ndevice_id: 1\nguest_id: 1\n"
       << "security: " << opt.security << "\nmmio_timeout_ms: " << opt.mmio_timeout_ms
       << "\nhandshake_timeout_ms: 5000\n"
       << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
   std::ofstream(dir_ + "/device-node.yaml")
       << service_head(prefix_dn_, VethLab::kIpB, VethLab::kIpA)
-      << "devices:\n  - {id: 1, psk_file: " << psk_ << ", model: edu}\nready_file: " << dir_
-      << "/dn.ready\n";
+      << "devices:\n  - {id: 1, guests: [{id: 1, psk_file: " << psk_
+      << "}], model: edu}\nready_file: " << dir_ << "/dn.ready\n";
   std::ofstream(dir_ + "/dataplane.yaml") << service_head(prefix_dp_, VethLab::kIpA, VethLab::kIpB)
                                           << "guests:\n  - {path: " << region_path()
                                           << ", channel: 1}\nready_file: " << dir_ << "/dp.ready\n";

@@ -18,6 +18,7 @@ using testing::expect_error;
 const char *kGuest =
     "region: /dev/hugepages/ferry-guest1\n"
     "psk_file: /tmp/psk\n"
+    "guest_id: 9\n"
     "queues: 2\n"
     "security: integrity\n"
     "key_bits: 128\n"
@@ -34,6 +35,7 @@ TEST(GuestConfig, valid_file_parses_with_defaults_for_missing_keys) {
   EXPECT_EQ(c.queue, 0);
   EXPECT_EQ(c.security, proto::Security::kIntegrity);
   EXPECT_EQ(c.key_bytes, 16);
+  EXPECT_EQ(c.guest_id, 9u);
   EXPECT_EQ(c.mmio_timeout_ms, 250u);
   EXPECT_EQ(c.handshake_timeout_ms, 5000u);
   EXPECT_EQ(c.idle.mode, IdlePolicy::Mode::kSpinThenSleep);
@@ -46,7 +48,7 @@ TEST(GuestConfig, unknown_key_names_file_key_and_line) {
   ConfigError e = expect_error([&] { load_guest(y.path()); });
   EXPECT_EQ(e.file(), y.path());
   EXPECT_EQ(e.key(), "colour");
-  EXPECT_EQ(e.line(), 10);
+  EXPECT_EQ(e.line(), 11);
   EXPECT_NE(std::string(e.what()).find("unknown key"), std::string::npos) << e.what();
 }
 
@@ -54,7 +56,7 @@ TEST(GuestConfig, nested_unknown_key_names_its_path) {
   TempYaml y(std::string(kGuest) + "  bogus: 1\n");
   ConfigError e = expect_error([&] { load_guest(y.path()); });
   EXPECT_EQ(e.key(), "idle.bogus");
-  EXPECT_EQ(e.line(), 10);
+  EXPECT_EQ(e.line(), 11);
 }
 
 TEST(GuestConfig, a_key_written_twice_is_an_error_at_its_second_line) {
@@ -105,6 +107,16 @@ TEST(GuestConfig, missing_required_key_is_named) {
   TempYaml y("psk_file: p\n");
   ConfigError e = expect_error([&] { load_guest(y.path()); });
   EXPECT_EQ(e.key(), "region");
+}
+
+TEST(GuestConfig, missing_guest_id_is_named) {
+  TempYaml y("region: r\npsk_file: p\n");
+  ConfigError e = expect_error([&] { load_guest(y.path()); });
+  EXPECT_EQ(e.key(), "guest_id");
+  TempYaml zero("region: r\npsk_file: p\nguest_id: 0\n");
+  e = expect_error([&] { load_guest(zero.path()); });
+  EXPECT_EQ(e.key(), "guest_id");
+  EXPECT_EQ(e.line(), 3);
 }
 
 TEST(GuestConfig, missing_file_names_the_file) {
@@ -225,12 +237,19 @@ TEST(DeviceNodeConfig, devices_and_model_params_parse) {
       "transport: {kind: kernel-tcp, local: {ip: 198.18.0.2, port: 7000}}\n"
       "devices:\n"
       "  - id: 3\n"
-      "    psk_file: /etc/ferry/psk\n"
+      "    guests:\n"
+      "      - {id: 5, psk_file: /etc/ferry/psk-guest5}\n"
+      "      - {id: 6, psk_file: /etc/ferry/psk-guest6}\n"
       "    model: accel\n"
-      "    params: {max_transfer: 65536}\n");
+      "    params: {max_transfer: 65536}\n"
+      "session_idle_timeout_ms: 0\n");
   DeviceNodeConfig c = load_device_node(y.path());
   ASSERT_EQ(c.devices.size(), 1u);
   EXPECT_EQ(c.devices[0].device_id, 3u);
+  ASSERT_EQ(c.devices[0].guests.size(), 2u);
+  EXPECT_EQ(c.devices[0].guests[1].guest_id, 6u);
+  EXPECT_EQ(c.devices[0].guests[1].psk_file, "/etc/ferry/psk-guest6");
+  EXPECT_EQ(c.session_idle_timeout_ms, 0u);
   EXPECT_EQ(c.devices[0].model, "accel");
   EXPECT_EQ(c.devices[0].params.at("max_transfer"), 65536u);
   EXPECT_EQ(c.transport.kind, TransportConfig::Kind::kKernelTcp);
@@ -239,12 +258,46 @@ TEST(DeviceNodeConfig, devices_and_model_params_parse) {
 TEST(DeviceNodeConfig, unknown_model_param_is_named) {
   TempYaml y(
       "devices:\n"
-      "  - psk_file: /etc/ferry/psk\n"
+      "  - guests: [{id: 1, psk_file: /etc/ferry/psk}]\n"
       "    params:\n"
       "      warp_speed: 9\n");
   ConfigError e = expect_error([&] { load_device_node(y.path()); });
   EXPECT_EQ(e.key(), "devices[0].params.warp_speed");
   EXPECT_EQ(e.line(), 4);
+}
+
+TEST(DeviceNodeConfig, a_device_wide_psk_is_refused_in_favour_of_per_guest_keys) {
+  TempYaml y(
+      "devices:\n"
+      "  - id: 1\n"
+      "    psk_file: /etc/ferry/psk\n");
+  ConfigError e = expect_error([&] { load_device_node(y.path()); });
+  EXPECT_EQ(e.key(), "devices[0].psk_file");
+  EXPECT_EQ(e.line(), 3);
+  EXPECT_NE(std::string(e.what()).find("guests"), std::string::npos) << e.what();
+}
+
+TEST(DeviceNodeConfig, guest_key_errors_name_file_key_and_line) {
+  TempYaml none("devices:\n  - id: 1\n");
+  ConfigError e = expect_error([&] { load_device_node(none.path()); });
+  EXPECT_EQ(e.key(), "devices[0].guests");
+  TempYaml twice(
+      "devices:\n"
+      "  - id: 1\n"
+      "    guests:\n"
+      "      - {id: 4, psk_file: /a}\n"
+      "      - {id: 4, psk_file: /b}\n");
+  e = expect_error([&] { load_device_node(twice.path()); });
+  EXPECT_EQ(e.file(), twice.path());
+  EXPECT_EQ(e.key(), "devices[0].guests[1].id");
+  EXPECT_EQ(e.line(), 5);
+  TempYaml no_key("devices:\n  - id: 1\n    guests:\n      - {id: 4}\n");
+  e = expect_error([&] { load_device_node(no_key.path()); });
+  EXPECT_EQ(e.key(), "devices[0].guests[0].psk_file");
+  EXPECT_EQ(e.line(), 4);
+  TempYaml extra("devices:\n  - id: 1\n    guests:\n      - {id: 4, psk_file: /a, colour: 1}\n");
+  e = expect_error([&] { load_device_node(extra.path()); });
+  EXPECT_EQ(e.key(), "devices[0].guests[0].colour");
 }
 
 }  // namespace
@@ -283,15 +336,17 @@ TEST(PciAddress, accepts_what_dpdk_takes_and_refuses_the_rest) {
 TEST(DeviceNodeFiles, an_unreadable_psk_names_file_key_and_line) {
   TempYaml y(
       "devices:\n"
-      "  - {id: 1, psk_file: /nonexistent/ferry/psk}\n");
+      "  - id: 1\n"
+      "    guests:\n"
+      "      - {id: 1, psk_file: /nonexistent/ferry/psk}\n");
   const DeviceNodeConfig c = load_device_node(y.path());  // the loader does not open it
   try {
     check_device_node_files(c);
     ADD_FAILURE() << "no ConfigError";
   } catch (const ConfigError &e) {
     EXPECT_EQ(e.file(), y.path());
-    EXPECT_EQ(e.key(), "devices[0].psk_file");
-    EXPECT_EQ(e.line(), 2);
+    EXPECT_EQ(e.key(), "devices[0].guests[0].psk_file");
+    EXPECT_EQ(e.line(), 4);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/ferry/psk"), std::string::npos);
   }
 }

@@ -33,17 +33,17 @@ const char *kDataplane =
     "    lane: 1\n";                               // 13
 
 const char *kDeviceNode =
-    "eal: {lcores: [0, 1]}\n"                  // 1
-    "transport:\n"                             // 2
-    "  kind: kernel-udp\n"                     // 3
-    "  local: {ip: 198.18.0.2, port: 7000}\n"  // 4
-    "  peer: {ip: 198.18.0.1, port: 7000}\n"   // 5
-    "lanes: 2\n"                               // 6
-    "devices:\n"                               // 7
-    "  - {id: 1, psk_file: /tmp/psk}\n"        // 8
-    "  - id: 2\n"                              // 9
-    "    psk_file: /tmp/psk\n"                 // 10
-    "    lane: 1\n";                           // 11
+    "eal: {lcores: [0, 1]}\n"                               // 1
+    "transport:\n"                                          // 2
+    "  kind: kernel-udp\n"                                  // 3
+    "  local: {ip: 198.18.0.2, port: 7000}\n"               // 4
+    "  peer: {ip: 198.18.0.1, port: 7000}\n"                // 5
+    "lanes: 2\n"                                            // 6
+    "devices:\n"                                            // 7
+    "  - {id: 1, guests: [{id: 1, psk_file: /tmp/psk}]}\n"  // 8
+    "  - id: 2\n"                                           // 9
+    "    guests: [{id: 2, psk_file: /tmp/psk}]\n"           // 10
+    "    lane: 1\n";                                        // 11
 
 std::string with(std::string text, const std::string &from, const std::string &to) {
   const size_t at = text.find(from);
@@ -120,7 +120,7 @@ TEST(LanesConfig, a_device_on_a_lane_that_does_not_exist_is_named) {
 
 TEST(LanesConfig, a_lane_that_offers_no_device_is_refused) {
   // Only device 2, on lane 1: lane 0 would answer every handshake with "unknown device".
-  TempYaml y(with(kDeviceNode, "  - {id: 1, psk_file: /tmp/psk}\n", ""));
+  TempYaml y(with(kDeviceNode, "  - {id: 1, guests: [{id: 1, psk_file: /tmp/psk}]}\n", ""));
   ConfigError e = expect_error([&] { load_device_node(y.path()); });
   EXPECT_EQ(e.key(), "devices");
   EXPECT_NE(std::string(e.what()).find("lane 0 offers no device"), std::string::npos) << e.what();

@@ -94,9 +94,9 @@ class ServiceConfigErrors : public ::testing::Test {
     if (service == "ferry-device-node")
       s += "devices:\n"   // 12
            "  - id: 1\n"  // 13
-           "    psk_file: " +
+           "    guests: [{id: 1, psk_file: " +
            dir_ +
-           "/psk\n"             // 14
+           "/psk}]\n"           // 14
            "    model: edu\n";  // 15
     else
       s += "guests:\n"  // 12
@@ -174,10 +174,14 @@ TEST_F(ServiceConfigErrors, a_bad_pci_address_exits_2_naming_file_key_and_line) 
 
 TEST_F(ServiceConfigErrors, an_unreadable_psk_exits_2_naming_file_key_and_line) {
   const std::string svc = "ferry-device-node";
-  expect_refused(svc, 14, "    psk_file: " + dir_ + "/no-such-psk", "devices[0].psk_file");
-  expect_refused(svc, 14, "    psk_file: " + dir_ + "/short-psk", "devices[0].psk_file");
-  expect_refused(svc, 14, "    psk_file: " + dir_ + "/psk-dir", "devices[0].psk_file");
-  expect_refused(svc, 14, "    psk_file: /dev/zero", "devices[0].psk_file");  // never ends
+  expect_refused(svc, 14, "    guests: [{id: 1, psk_file: " + dir_ + "/no-such-psk}]",
+                 "devices[0].guests[0].psk_file");
+  expect_refused(svc, 14, "    guests: [{id: 1, psk_file: " + dir_ + "/short-psk}]",
+                 "devices[0].guests[0].psk_file");
+  expect_refused(svc, 14, "    guests: [{id: 1, psk_file: " + dir_ + "/psk-dir}]",
+                 "devices[0].guests[0].psk_file");
+  expect_refused(svc, 14, "    guests: [{id: 1, psk_file: /dev/zero}]",  // never ends
+                 "devices[0].guests[0].psk_file");
 }
 
 TEST_F(ServiceConfigErrors, a_region_in_a_missing_directory_exits_2_naming_file_key_and_line) {

@@ -3,6 +3,9 @@
 // real device node for what a driver's reads, writes and DMA add up to on each queue.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <cstring>
 #include <map>
 
@@ -160,6 +163,13 @@ TEST(RelayQueueCounters, a_drivers_reads_and_writes_add_up_on_the_queue_it_used)
   cfg.n_queues = 2;
   auto dev = testing::open_guest(cfg);
   ASSERT_TRUE(dev);
+  // The Confirm that ends ferry_open may still be on its way: count from the live session on.
+  size_t live = 0;
+  for (int i = 0; i < 5000 && live == 0; ++i) {
+    r.paused([&] { live = r.node().session_count(); });
+    if (live == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(live, 1u);
   const Snapshot before = snapshot(r);
   for (int i = 0; i < 40; ++i)
     ASSERT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegId), 0x010000edu);

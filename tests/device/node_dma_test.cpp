@@ -259,3 +259,52 @@ TEST(NodeDma, accel_ring_wraps_around_through_the_node) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// The node serves each session with the window its guest's Hello describes (issue 13): no
+// node option names a chunk size, count or base.
+TEST(NodeDma, a_guest_window_with_its_own_chunk_size_count_and_base_works_end_to_end) {
+  NodeRig rig(big_edu_and_accel());
+  TestGuest::Options o = rig.guest_options(1);
+  o.chunk_size = 8192;
+  o.n_chunks = 16;
+  o.dma_base = 0x2000000;
+  TestGuest g(rig.bench, rig.psk.psk(), o);
+  ASSERT_TRUE(g.connect()) << g.error();
+  const uint64_t base = o.dma_base + 3 * o.chunk_size;
+  for (size_t i = 0; i < 3 * 8192; ++i) g.mem(base)[i] = static_cast<uint8_t>(i * 7 + 1);
+  g.sync_for_device(base, 3 * 8192);
+  edu_dma(g, base, EduModel::kDmaBufferAddr, 3 * 8192,
+          EduModel::kDmaCmdStart | EduModel::kDmaCmdIrq);
+  ASSERT_EQ(g.irqs().size(), 1u);
+  EXPECT_EQ(std::memcmp(rig.edu(g)->buffer().data(), g.mem(base), 3 * 8192), 0);
+  const uint64_t back = o.dma_base + 10 * o.chunk_size + 100;
+  edu_dma(g, EduModel::kDmaBufferAddr, back, 3 * 8192,
+          EduModel::kDmaCmdStart | EduModel::kDmaCmdIrq | EduModel::kDmaCmdToRam);
+  ASSERT_EQ(g.irqs().size(), 2u);
+  ASSERT_TRUE(g.sync_for_cpu(back, 3 * 8192));
+  EXPECT_EQ(std::memcmp(g.mem(back), g.mem(base), 3 * 8192), 0);
+  EXPECT_EQ(g.window.count(o.dma_base + 10 * o.chunk_size), 1u);  // 8 KiB chunks
+  // An address past the guest's 16 chunks is outside its window: refused, not served.
+  const uint64_t refused = rig.counters().dma_refused;
+  edu_dma(g, EduModel::kDmaBufferAddr, o.dma_base + 16 * o.chunk_size, 64,
+          EduModel::kDmaCmdStart | EduModel::kDmaCmdToRam);
+  EXPECT_GT(rig.counters().dma_refused + rig.counters().dma_failures, refused);
+}
+
+TEST(NodeDma, a_window_beyond_the_nodes_limits_is_rejected_at_the_handshake) {
+  device::NodeOptions n;
+  n.max_chunks = 8;
+  NodeRig rig(edu_and_accel(), n);
+  TestGuest::Options o = rig.guest_options(1);
+  o.n_chunks = 9;
+  TestGuest g(rig.bench, rig.psk.psk(), o);
+  EXPECT_FALSE(g.connect());
+  EXPECT_NE(g.error().find("unsupported"), std::string::npos) << g.error();
+  EXPECT_EQ(rig.node.session_count(), 0u);
+}
+
+}  // namespace
+}  // namespace ferry::testing

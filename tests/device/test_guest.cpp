@@ -48,7 +48,7 @@ config::DeviceNodeConfig node_config(const std::vector<TestDevice> &devices, con
   for (const TestDevice &d : devices) {
     config::DeviceConfig dc;
     dc.device_id = d.id;
-    dc.psk_file = psk.path();
+    dc.guests.push_back({1, psk.path()});
     dc.model = d.model;
     dc.params = d.params;
     cfg.devices.push_back(dc);
@@ -113,17 +113,34 @@ void TestGuest::send_raw(const Descriptor &d) {
 }
 
 bool TestGuest::connect() {
+  if (!connect_unconfirmed()) return false;
+  confirm();
+  return true;
+}
+
+void TestGuest::confirm() {
+  for (const Descriptor &d :
+       proto::handshake_fragments(o_.channel, proto::HandshakeMsg::kConfirm, hs_->confirm())) {
+    send_raw(d);
+  }
+  bench_.pump();
+}
+
+std::vector<Descriptor> TestGuest::hello_fragments() const {
+  return proto::handshake_fragments(o_.channel, proto::HandshakeMsg::kHello, hs_->hello());
+}
+
+bool TestGuest::connect_unconfirmed() {
   proto::SessionParams params;
   params.security = o_.security;
   params.n_queues = o_.n_queues;
   params.channel = o_.channel;
-  hs_ = std::make_unique<proto::GuestHandshake>(psk_, params, o_.device_id);
+  hs_ = std::make_unique<proto::GuestHandshake>(
+      psk_, params, o_.device_id, o_.guest_id,
+      proto::DmaGeometry{o_.chunk_size, o_.n_chunks, o_.dma_base});
   answer_.reset();
   crypto_.reset();
-  for (const Descriptor &d :
-       proto::handshake_fragments(o_.channel, proto::HandshakeMsg::kHello, hs_->hello())) {
-    send_raw(d);
-  }
+  for (const Descriptor &d : hello_fragments()) send_raw(d);
   bench_.pump();
   if (!answer_) {
     error_ = "no answer";

@@ -80,6 +80,7 @@ class TestGuest {
   struct Options {
     uint32_t channel = 1;
     uint32_t device_id = 1;
+    uint32_t guest_id = 1;
     uint16_t n_queues = 1;
     proto::Security security = proto::Security::kConfidential;
     uint32_t chunk_size = 4096;
@@ -88,8 +89,14 @@ class TestGuest {
   };
   TestGuest(TestBench &bench, const proto::Psk &psk, const Options &o);
 
-  // Runs the handshake; true when the device accepted. error() says why not.
+  // Runs the handshake (Hello, Accept, Confirm); true when the device accepted. error() says
+  // why not.
   bool connect();
+  // Hello and Accept only: the session stays pending on the node until confirm().
+  bool connect_unconfirmed();
+  void confirm();
+  // The Hello fragments of the last handshake, as the host saw them (replay attacks).
+  std::vector<proto::Descriptor> hello_fragments() const;
   const std::string &error() const { return error_; }
   bool connected() const { return crypto_ != nullptr; }
   // Sends the last Hello again, as a guest whose Accept got lost would.

@@ -79,6 +79,7 @@ class Faults : public ::testing::Test {
     for (int g = 1; g <= kGuests; ++g) {
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: " << region(g) << "\npsk_file: " << dir_ << "/psk\ndevice_id: " << g
+          << "\nguest_id: " << g
           << "\nsecurity: confidential\nmmio_timeout_ms: 10000\nhandshake_timeout_ms: 20000\n"
           << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
     }
@@ -88,7 +89,7 @@ class Faults : public ::testing::Test {
         << "devices:\n";
     for (int g = 1; g <= kGuests; ++g) {  // odd: edu, even: accel
       std::ofstream(dir_ + "/device-node.yaml", std::ios::app)
-          << "  - {id: " << g << ", psk_file: " << dir_ << "/psk, "
+          << "  - {id: " << g << ", guests: [{id: " << g << ", psk_file: " << dir_ << "/psk}], "
           << (g % 2 ? "model: edu, params: {dma_buffer_size: 1048576, factorial_delay_ns: 0}}\n"
                     : "model: accel}\n");
     }

@@ -22,6 +22,8 @@ Psk make_psk(uint8_t seed) {
 }
 
 constexpr uint32_t kDeviceId = 0xed;
+constexpr uint32_t kGuestId = 7;
+constexpr DmaGeometry kDma{4096, 1024, 0x1000000};
 
 struct Outcome {
   std::optional<SessionSecrets> guest;
@@ -31,8 +33,8 @@ struct Outcome {
 
 Outcome run(const Psk &guest_psk, const Psk &device_psk, const SessionParams &p) {
   Outcome o;
-  GuestHandshake g(guest_psk, p, kDeviceId);
-  o.device = device_handshake(g.hello(), [&](uint32_t id) -> std::optional<Psk> {
+  GuestHandshake g(guest_psk, p, kDeviceId, kGuestId, kDma);
+  o.device = device_handshake(g.hello(), [&](uint32_t id, uint32_t) -> std::optional<Psk> {
     if (id == kDeviceId) return device_psk;
     return std::nullopt;
   });
@@ -108,11 +110,11 @@ TEST(Handshake, wrong_psk_is_rejected_with_a_clear_error_on_both_sides) {
 
 TEST(Handshake, accept_made_with_another_psk_does_not_authenticate) {
   SessionParams p;
-  GuestHandshake g(make_psk(1), p, kDeviceId);
+  GuestHandshake g(make_psk(1), p, kDeviceId, kGuestId, kDma);
   // A device that knows a different PSK for this id cannot answer; neither can one that
   // forges an Accept for a Hello it re-MACed: simulate by answering a Hello of another guest.
-  GuestHandshake other(make_psk(5), p, kDeviceId);
-  auto res = device_handshake(other.hello(), [](uint32_t) { return make_psk(5); });
+  GuestHandshake other(make_psk(5), p, kDeviceId, kGuestId, kDma);
+  auto res = device_handshake(other.hello(), [](uint32_t, uint32_t) { return make_psk(5); });
   ASSERT_TRUE(res.secrets.has_value());
   std::string err;
   EXPECT_FALSE(g.finish(res.answer, err).has_value());
@@ -121,9 +123,9 @@ TEST(Handshake, accept_made_with_another_psk_does_not_authenticate) {
 
 TEST(Handshake, any_tampered_hello_byte_is_rejected) {
   SessionParams p;
-  GuestHandshake g(make_psk(1), p, kDeviceId);
+  GuestHandshake g(make_psk(1), p, kDeviceId, kGuestId, kDma);
   std::vector<uint8_t> hello = g.hello();
-  auto lookup = [](uint32_t id) -> std::optional<Psk> {
+  auto lookup = [](uint32_t id, uint32_t) -> std::optional<Psk> {
     return id == kDeviceId ? std::optional<Psk>(make_psk(1)) : std::nullopt;
   };
   for (size_t i = 0; i < hello.size(); ++i) {
@@ -139,11 +141,11 @@ TEST(Handshake, any_tampered_hello_byte_is_rejected) {
 TEST(Handshake, any_tampered_accept_byte_is_rejected_by_the_guest) {
   SessionParams p;
   const Psk psk = make_psk(3);
-  auto lookup = [&](uint32_t) -> std::optional<Psk> { return psk; };
-  GuestHandshake probe(psk, p, kDeviceId);
+  auto lookup = [&](uint32_t, uint32_t) -> std::optional<Psk> { return psk; };
+  GuestHandshake probe(psk, p, kDeviceId, kGuestId, kDma);
   size_t accept_size = device_handshake(probe.hello(), lookup).answer.size();
   for (size_t i = 0; i < accept_size; ++i) {
-    GuestHandshake g(psk, p, kDeviceId);
+    GuestHandshake g(psk, p, kDeviceId, kGuestId, kDma);
     auto res = device_handshake(g.hello(), lookup);
     ASSERT_TRUE(res.secrets.has_value());
     auto a = res.answer;
@@ -158,8 +160,8 @@ TEST(Handshake, any_tampered_accept_byte_is_rejected_by_the_guest) {
 
 TEST(Handshake, truncated_or_extended_messages_are_malformed) {
   SessionParams p;
-  GuestHandshake g(make_psk(1), p, kDeviceId);
-  auto lookup = [](uint32_t) -> std::optional<Psk> { return make_psk(1); };
+  GuestHandshake g(make_psk(1), p, kDeviceId, kGuestId, kDma);
+  auto lookup = [](uint32_t, uint32_t) -> std::optional<Psk> { return make_psk(1); };
   std::vector<uint8_t> hello = g.hello();
   for (size_t n = 0; n < hello.size(); ++n) {
     auto res = device_handshake(std::span(hello).first(n), lookup);
@@ -175,8 +177,9 @@ TEST(Handshake, truncated_or_extended_messages_are_malformed) {
 }
 
 TEST(Handshake, unknown_device_is_rejected) {
-  GuestHandshake g(make_psk(1), SessionParams{}, 12345);
-  auto res = device_handshake(g.hello(), [](uint32_t) -> std::optional<Psk> { return {}; });
+  GuestHandshake g(make_psk(1), SessionParams{}, 12345, kGuestId, kDma);
+  auto res =
+      device_handshake(g.hello(), [](uint32_t, uint32_t) -> std::optional<Psk> { return {}; });
   EXPECT_FALSE(res.secrets.has_value());
   EXPECT_EQ(res.device_id, 12345u);
   EXPECT_NE(res.error.find("unknown device"), std::string::npos) << res.error;
@@ -201,14 +204,15 @@ TEST(Handshake, every_handshake_gets_fresh_keys_and_session_id) {
 }
 
 TEST(Handshake, hello_is_fresh_per_attempt) {
-  GuestHandshake a(make_psk(1), SessionParams{}, kDeviceId);
-  GuestHandshake b(make_psk(1), SessionParams{}, kDeviceId);
+  GuestHandshake a(make_psk(1), SessionParams{}, kDeviceId, kGuestId, kDma);
+  GuestHandshake b(make_psk(1), SessionParams{}, kDeviceId, kGuestId, kDma);
   EXPECT_NE(a.hello(), b.hello());
 }
 
 TEST(Handshake, finish_works_once) {
-  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId);
-  auto res = device_handshake(g.hello(), [](uint32_t) { return std::optional(make_psk(1)); });
+  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId, kGuestId, kDma);
+  auto res =
+      device_handshake(g.hello(), [](uint32_t, uint32_t) { return std::optional(make_psk(1)); });
   std::string err;
   ASSERT_TRUE(g.finish(res.answer, err).has_value()) << err;
   EXPECT_FALSE(g.finish(res.answer, err).has_value());
@@ -218,7 +222,7 @@ TEST(Handshake, finish_works_once) {
 TEST(Handshake, guest_handshake_wipes_its_secrets_when_destroyed) {
   const Psk psk = make_psk(0x41);
   alignas(GuestHandshake) unsigned char storage[sizeof(GuestHandshake)];
-  auto *g = new (storage) GuestHandshake(psk, SessionParams{}, kDeviceId);
+  auto *g = new (storage) GuestHandshake(psk, SessionParams{}, kDeviceId, kGuestId, kDma);
   ASSERT_NE(std::search(storage, storage + sizeof(storage), psk.begin(), psk.end()),
             storage + sizeof(storage))
       << "test assumption: the PSK lives inside the object";
@@ -231,18 +235,94 @@ TEST(Handshake, guest_handshake_wipes_its_secrets_when_destroyed) {
 TEST(Handshake, invalid_parameters_are_refused_before_anything_is_sent) {
   SessionParams p;
   p.n_queues = 0;
-  EXPECT_THROW(GuestHandshake(make_psk(1), p, 1), std::invalid_argument);
+  EXPECT_THROW(GuestHandshake(make_psk(1), p, 1, kGuestId, kDma), std::invalid_argument);
   p.n_queues = kMaxQueues + 1;
-  EXPECT_THROW(GuestHandshake(make_psk(1), p, 1), std::invalid_argument);
+  EXPECT_THROW(GuestHandshake(make_psk(1), p, 1, kGuestId, kDma), std::invalid_argument);
   p.n_queues = 1;
   p.key_bytes = 24;
-  EXPECT_THROW(GuestHandshake(make_psk(1), p, 1), std::invalid_argument);
+  EXPECT_THROW(GuestHandshake(make_psk(1), p, 1, kGuestId, kDma), std::invalid_argument);
+}
+
+TEST(Handshake, hello_carries_the_guest_id_and_dma_geometry_to_the_device) {
+  const DmaGeometry dma{8192, 64, 0x2000000};
+  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId, 42, dma);
+  uint32_t asked_guest = 0;
+  auto res = device_handshake(g.hello(), [&](uint32_t, uint32_t guest) -> std::optional<Psk> {
+    asked_guest = guest;
+    return make_psk(1);
+  });
+  ASSERT_TRUE(res.secrets.has_value()) << res.error;
+  EXPECT_EQ(asked_guest, 42u);
+  EXPECT_EQ(res.guest_id, 42u);
+  EXPECT_EQ(res.dma, dma);
+}
+
+TEST(Handshake, a_tenant_with_its_own_psk_cannot_answer_another_guests_hello) {
+  // Guests 7 and 8 of one device hold different PSKs: guest 8 playing the device node for
+  // guest 7 can neither accept guest 7's Hello nor forge an Accept guest 7 takes.
+  const Psk psk7 = make_psk(7), psk8 = make_psk(8);
+  GuestHandshake victim(psk7, SessionParams{}, kDeviceId, 7, kDma);
+  auto forged = device_handshake(victim.hello(), [&](uint32_t, uint32_t) { return psk8; });
+  EXPECT_FALSE(forged.secrets.has_value());
+  GuestHandshake tenant(psk8, SessionParams{}, kDeviceId, 7, kDma);  // claims guest 7's id
+  auto accept = device_handshake(tenant.hello(), [&](uint32_t, uint32_t) { return psk8; });
+  ASSERT_TRUE(accept.secrets.has_value());
+  std::string err;
+  EXPECT_FALSE(victim.finish(accept.answer, err).has_value());
+  EXPECT_NE(err.find("did not authenticate"), std::string::npos) << err;
+}
+
+TEST(Handshake, dma_geometry_beyond_the_device_limits_is_rejected_as_unsupported) {
+  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId, kGuestId, DmaGeometry{16384, 64, 0});
+  auto lookup = [](uint32_t, uint32_t) { return std::optional(make_psk(1)); };
+  auto res = device_handshake(g.hello(), lookup, DmaLimits{8192, 1024});
+  EXPECT_FALSE(res.secrets.has_value());
+  EXPECT_NE(res.error.find("chunk_size"), std::string::npos) << res.error;
+  std::string err;
+  EXPECT_FALSE(g.finish(res.answer, err).has_value());
+  EXPECT_NE(err.find("unsupported"), std::string::npos) << err;
+  EXPECT_THROW(GuestHandshake(make_psk(1), SessionParams{}, 1, 1, DmaGeometry{100, 1, 0}),
+               std::invalid_argument);
+  EXPECT_THROW(GuestHandshake(make_psk(1), SessionParams{}, 1, 1, DmaGeometry{4096, 0, 0}),
+               std::invalid_argument);
+}
+
+TEST(Handshake, the_guests_confirm_is_what_the_device_expects_and_nothing_else_is) {
+  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId, kGuestId, kDma);
+  auto lookup = [](uint32_t, uint32_t) { return std::optional(make_psk(1)); };
+  auto res = device_handshake(g.hello(), lookup);
+  std::string err;
+  EXPECT_TRUE(g.confirm().empty());
+  ASSERT_TRUE(g.finish(res.answer, err).has_value()) << err;
+  EXPECT_TRUE(confirm_matches(res.confirm, g.confirm()));
+  for (size_t i = 0; i < g.confirm().size(); ++i) {
+    std::vector<uint8_t> c = g.confirm();
+    c[i] ^= 0x04;
+    EXPECT_FALSE(confirm_matches(res.confirm, c)) << "byte " << i;
+  }
+  // The same Hello replayed gets a fresh Accept: the recorded Confirm does not confirm it,
+  // and without the guest's ephemeral key nobody can make the one that does.
+  auto replayed = device_handshake(g.hello(), lookup);
+  ASSERT_TRUE(replayed.secrets.has_value());
+  EXPECT_FALSE(confirm_matches(replayed.confirm, g.confirm()));
+  EXPECT_FALSE(confirm_matches(res.confirm, std::span(g.confirm()).first(20)));
+}
+
+TEST(Handshake, a_forged_reject_leaves_the_attempt_usable_for_the_genuine_accept) {
+  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId, kGuestId, kDma);
+  auto res = device_handshake(g.hello(), [](uint32_t, uint32_t) { return make_psk(1); });
+  const std::vector<uint8_t> reject = {static_cast<uint8_t>(HandshakeMsg::kReject), kProtoVersion,
+                                       3, 0};
+  std::string err;
+  EXPECT_FALSE(g.finish(reject, err).has_value());
+  EXPECT_NE(err.find("unauthenticated"), std::string::npos) << err;
+  EXPECT_TRUE(g.finish(res.answer, err).has_value()) << err;
 }
 
 // --- fragments -------------------------------------------------------------------------
 
 TEST(HandshakeFragments, message_survives_fragmentation_in_any_order_with_duplicates) {
-  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId);
+  GuestHandshake g(make_psk(1), SessionParams{}, kDeviceId, kGuestId, kDma);
   auto frags = handshake_fragments(17, HandshakeMsg::kHello, g.hello());
   ASSERT_EQ(frags.size(), (g.hello().size() + kHandshakeFragment - 1) / kHandshakeFragment);
   for (const Descriptor &d : frags) {

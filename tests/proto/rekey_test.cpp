@@ -308,10 +308,10 @@ TEST(RekeyHandshake, both_sides_derive_the_same_fresh_chains) {
   p.channel = 3;
   Psk psk{};
   psk[0] = 7;
-  auto lookup = [&](uint32_t) -> std::optional<Psk> { return psk; };
+  auto lookup = [&](uint32_t, uint32_t) -> std::optional<Psk> { return psk; };
   std::set<std::vector<uint8_t>> seen;
   for (int run = 0; run < 2; ++run) {
-    GuestHandshake g(psk, p, 1);
+    GuestHandshake g(psk, p, 1, 1, DmaGeometry{4096, 1024, 0x1000000});
     DeviceHandshakeResult res = device_handshake(g.hello(), lookup);
     ASSERT_TRUE(res.secrets) << res.error;
     std::string error;

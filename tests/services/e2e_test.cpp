@@ -49,12 +49,15 @@ class E2e : public ::testing::Test {
     dir_ = "/tmp/ferry-e2e-" + lab_->ns_a;
     keys_ = dir_ + "/keys";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys_);
-    write_random_psk(keys_ + "/psk");
+    std::string guest_keys;  // each guest its own PSK
     for (int g = 1; g <= guests; ++g) {
+      const std::string psk = keys_ + "/psk" + std::to_string(g);
+      write_random_psk(psk);
+      guest_keys += "      - {id: " + std::to_string(g) + ", psk_file: " + psk + "}\n";
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: /dev/hugepages/" << lab_->ns_a << "-region" << g << "\n"
-          << "queues: " << queues << "\nqueue: " << (g - 1) % queues << "\npsk_file: " << keys_
-          << "/psk\ndevice_id: 1\n"
+          << "queues: " << queues << "\nqueue: " << (g - 1) % queues << "\npsk_file: " << psk
+          << "\ndevice_id: 1\nguest_id: " << g << "\n"
           << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n"
           // Three pollers on two cores: a guest that yields keeps competing for a core and
           // triples the median round trip; one that sleeps 5 us when idle does not.
@@ -63,8 +66,8 @@ class E2e : public ::testing::Test {
     std::ofstream(dir_ + "/device-node.yaml")
         << eal(dn, "dn", lab_->if_b, "1") << transport(dn, VethLab::kIpB, VethLab::kIpA, "0")
         << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n"
-        << "devices:\n  - {id: 1, psk_file: " << keys_ << "/psk, model: edu}\n"
-        << "ready_file: " << dir_ << "/dn.ready\n";
+        << "devices:\n  - id: 1\n    model: edu\n    guests:\n"
+        << guest_keys << "ready_file: " << dir_ << "/dn.ready\n";
     std::ofstream dpf(dir_ + "/dataplane.yaml");
     dpf << eal(dp, "dp", lab_->if_a, "0") << transport(dp, VethLab::kIpA, VethLab::kIpB, "1")
         << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\nguests:\n";

@@ -50,18 +50,21 @@ class Lanes : public ::testing::Test {
     dir_ = "/tmp/ferry-lanes-" + lab_->ns_a;
     const std::string keys = dir_ + "/keys";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys);
-    write_random_psk(keys + "/psk");
+    std::string guest_keys;  // each guest its own PSK
     for (int g = 1; g <= kLanes; ++g) {
+      const std::string psk = keys + "/psk" + std::to_string(g);
+      write_random_psk(psk);
+      guest_keys += "      - {id: " + std::to_string(g) + ", psk_file: " + psk + "}\n";
       std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
           << "region: /dev/hugepages/" << lab_->ns_a << "-lane-region" << g << "\n"
-          << "queues: 1\nqueue: 0\npsk_file: " << keys << "/psk\ndevice_id: 1\n"
+          << "queues: 1\nqueue: 0\npsk_file: " << psk << "\ndevice_id: 1\nguest_id: " << g << "\n"
           << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n"
           << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
     }
     std::ofstream(dir_ + "/device-node.yaml")
         << common("dn", dn_kind, lab_->if_b, VethLab::kIpB, VethLab::kIpA)
-        << "devices:\n  - {id: 1, psk_file: " << keys << "/psk, model: edu}\n"
-        << "ready_file: " << dir_ << "/dn.ready\n";
+        << "devices:\n  - id: 1\n    model: edu\n    guests:\n"
+        << guest_keys << "ready_file: " << dir_ << "/dn.ready\n";
     std::ofstream dpf(dir_ + "/dataplane.yaml");
     dpf << common("dp", kind, lab_->if_a, VethLab::kIpA, VethLab::kIpB) << "guests:\n";
     for (int g = 1; g <= kLanes; ++g)

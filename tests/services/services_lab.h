@@ -42,8 +42,8 @@ class ServicesLab : public ::testing::Test {
     mmio_timeout_ms_ = mmio_timeout_ms;
     std::ofstream(dir_ + "/guest.yaml")
         << "region: " << region_ << "\nqueues: 1\nqueue: 0\npsk_file: " << keys
-        << "/psk\ndevice_id: 1\nsecurity: confidential\nmmio_timeout_ms: " << mmio_timeout_ms
-        << "\nhandshake_timeout_ms: 1000\n"
+        << "/psk\ndevice_id: 1\nguest_id: 1\nsecurity: confidential\nmmio_timeout_ms: "
+        << mmio_timeout_ms << "\nhandshake_timeout_ms: 1000\n"
         << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n"
         << guest_extra;
     auto common = [&](const std::string &who, const char *local, const char *peer,
@@ -58,8 +58,8 @@ class ServicesLab : public ::testing::Test {
     };
     std::ofstream(dir_ + "/device-node.yaml")
         << common("dn", VethLab::kIpB, VethLab::kIpA, "1")
-        << "devices:\n  - {id: 1, psk_file: " << keys << "/psk, model: edu}\nready_file: " << dir_
-        << "/dn.ready\n";
+        << "devices:\n  - {id: 1, guests: [{id: 1, psk_file: " << keys
+        << "/psk}], model: edu}\nready_file: " << dir_ << "/dn.ready\n";
     std::ofstream(dir_ + "/dataplane.yaml")
         << common("dp", VethLab::kIpA, VethLab::kIpB, "0") << "guests:\n  - {path: " << region_
         << ", channel: 1, queues: 1}\nready_file: " << dir_ << "/dp.ready\n";

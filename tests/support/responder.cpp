@@ -61,15 +61,12 @@ Responder::Responder(ResponderOptions opts) : opts_(std::move(opts)) {
   config::DeviceNodeConfig cfg;
   config::DeviceConfig dev;
   dev.device_id = opts_.device_id;
-  dev.psk_file = psk_file_;
+  dev.guests.push_back({opts_.guest_id, psk_file_});
   dev.model = opts_.model;
   dev.params = opts_.params;
   cfg.devices.push_back(dev);
-  device::NodeOptions no;
-  no.chunk_size = opts_.region.chunk_size;
-  no.dma_base = opts_.region.dma_base;
-  no.n_chunks = opts_.region.n_chunks;
-  node_ = std::make_unique<device::DeviceNode>(cfg, *aead_, no);
+  // No DMA geometry here: the guest's Hello carries its region's.
+  node_ = std::make_unique<device::DeviceNode>(cfg, *aead_);
   if (opts_.start_thread) start();
 }
 
@@ -87,6 +84,7 @@ config::GuestConfig Responder::guest_config(uint32_t mmio_timeout_ms) const {
   c.region_path = opts_.region.path;
   c.psk_file = psk_file_;
   c.device_id = opts_.device_id;
+  c.guest_id = opts_.guest_id;
   c.mmio_timeout_ms = mmio_timeout_ms;
   c.handshake_timeout_ms = 5000;
   return c;
@@ -100,6 +98,7 @@ std::string Responder::write_guest_yaml(uint32_t mmio_timeout_ms, uint16_t queue
     << "queue: 0\n"
     << "psk_file: " << psk_file_ << "\n"
     << "device_id: " << opts_.device_id << "\n"
+    << "guest_id: " << opts_.guest_id << "\n"
     << "security: confidential\n"
     << "mmio_timeout_ms: " << mmio_timeout_ms << "\n"
     << "handshake_timeout_ms: 5000\n"

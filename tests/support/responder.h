@@ -29,6 +29,7 @@ struct ResponderOptions {
   std::string model = "edu";
   device::ModelParams params;
   uint32_t device_id = 1;
+  uint32_t guest_id = 1;
   size_t max_piece = 1024;
   bool start_thread = true;
 };

@@ -115,10 +115,18 @@ struct DataplaneConfig {
   std::string ready_file;              // written once the service serves (lab waits for it)
 };
 
-// One device the device node offers: its id (guests name it in the handshake), PSK and model.
+// A guest allowed to use a device, with its own PSK (never shared with another guest, so
+// one tenant cannot play the device node to another: docs/protocol.md, Handshake).
+struct GuestKeyConfig {
+  uint32_t guest_id = 0;
+  std::string psk_file;
+};
+
+// One device the device node offers: its id (guests name it in the handshake), the guests
+// that may use it (each with its PSK) and its model.
 struct DeviceConfig {
   uint32_t device_id = 1;
-  std::string psk_file;
+  std::vector<GuestKeyConfig> guests;
   std::string model = "edu";               // "edu" or "accel"
   std::map<std::string, uint64_t> params;  // model parameters (e.g. dma_buffer_size)
   int lane = -1;                           // the lane that offers it; -1: every lane
@@ -142,6 +150,8 @@ struct DeviceNodeConfig {
   uint32_t replay_window = 1024;
   uint32_t reply_cache = 256;  // completions remembered per queue for retransmits
   uint32_t max_sessions = 64;
+  // A session that receives nothing from its guest for this long is ended; 0: never.
+  uint32_t session_idle_timeout_ms = 600000;
   // A guest memory chunk the device node asked the data plane for and did not get within this
   // fails the model's DMA transfer (counted in dma_timeouts).
   uint32_t dma_timeout_ms = 200;
@@ -156,6 +166,7 @@ struct GuestConfig {
   uint16_t n_queues = 1;  // queues the session opens (<= the region's)
   std::string psk_file;
   uint32_t device_id = 1;
+  uint32_t guest_id = 0;  // names this guest's PSK on the device node (devices[].guests[])
   proto::Security security = proto::Security::kConfidential;
   uint8_t key_bytes = 32;
   uint32_t mmio_timeout_ms = 1000;
@@ -183,8 +194,9 @@ bool parse_mac(const std::string &s, uint8_t out[6]);
 bool is_pci_address(const std::string &s);
 
 // What the loaders do not open, checked by the services before they start anything: each
-// device's PSK file is readable and holds a key; each guest region's directory exists. Throw
-// ConfigError naming the file, the key (devices[i].psk_file, guests[i].path) and its line.
+// guest's PSK file of every device is readable and holds a key; each guest region's directory
+// exists. Throw ConfigError naming the file, the key (devices[i].guests[j].psk_file,
+// guests[i].path) and its line.
 void check_device_node_files(const DeviceNodeConfig &c);
 void check_dataplane_files(const DataplaneConfig &c);
 

@@ -9,11 +9,17 @@
 // Replies go to the RecordSink the session was established through; a refused emit is kept
 // and retried (never dropped), in order, per session.
 //
-// Sessions: a Hello on a channel that authenticates replaces the channel's session with
-// fresh keys and a fresh model instance (a device reset, like a function-level reset when a
-// driver attaches): a new session never sees the device state, buffers or DMA of the one
-// before, which may have belonged to another guest. A byte-identical Hello (a retransmitted
-// one) is answered with the same Accept and changes nothing.
+// Sessions: a Hello that authenticates with its guest's PSK is answered with an Accept and
+// held as the channel's pending session; only the guest's Confirm (proto/handshake.h), which
+// only the holder of the Hello's ephemeral key can make, turns it into the live session. Then
+// it replaces the channel's session with fresh keys and a fresh model instance (a device
+// reset, like a function-level reset when a driver attaches): a new session never sees the
+// device state, buffers or DMA of the one before, which may have belonged to another guest.
+// A replayed Hello (any authentic one recorded earlier) therefore never displaces the live
+// session; its pending session is reaped after confirm_timeout_ns. A Hello byte-identical to
+// the live or pending one (a retransmission) is answered with the same Accept and costs no key
+// exchange; the others are rate limited (handshakes_per_s, handshake_burst). Sessions that
+// see no traffic for idle_timeout_ns are reaped.
 //
 // Threading: one DeviceNode per polling thread, with that thread's Aead; not thread-safe.
 // The data path (on_record, poll) allocates nothing and throws nothing; set-up (the
@@ -22,6 +28,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,22 +44,23 @@
 
 namespace ferry::device {
 
-// Tunables that are not (yet) in DeviceNodeConfig. The DMA geometry must match the guest
-// regions the data planes serve (config::GuestRegion); a device's params may override it
-// per device with the keys chunk_size, dma_base and n_chunks (removed before the model sees
-// its params).
+// Tunables that are not (yet) in DeviceNodeConfig. Each session's DMA geometry (chunk size,
+// count, base) is the guest's, from its Hello; the node bounds it (max_chunks, and the chunk
+// size outbox_bytes can carry).
 struct NodeOptions {
-  uint32_t chunk_size = 4096;     // multiple of 64, at most proto::kMaxChunkSize
-  uint64_t dma_base = 0x1000000;  // device address of chunk 0
-  uint32_t n_chunks = 1024;       // chunks in a guest's DMA window
-  uint32_t max_piece = 1024;      // sealed bytes per kDmaWrite record (a piece fits a frame)
-  uint64_t dma_timeout_ns = 200'000'000;     // a chunk read that does not come back fails
-  uint32_t max_dma_ops = 16;                 // model transfers in flight per session
-  uint32_t max_chunk_fetches = 16;           // chunk reads in flight per session
-  uint32_t max_dma_len = 16u << 20;          // bytes per model transfer
-  uint32_t reorder_slots = 256;              // per queue: descriptors held to run in order
-  uint64_t reorder_timeout_ns = 50'000'000;  // a sequence gap older than this is skipped
-  uint32_t outbox_bytes = 256u << 10;        // per session: records held under backpressure
+  uint32_t max_chunks = 1u << 16;  // chunks a guest's DMA window may have
+  uint32_t max_piece = 1024;       // sealed bytes per kDmaWrite record (a piece fits a frame)
+  uint64_t dma_timeout_ns = 200'000'000;        // a chunk read that does not come back fails
+  uint32_t max_dma_ops = 16;                    // model transfers in flight per session
+  uint32_t max_chunk_fetches = 16;              // chunk reads in flight per session
+  uint32_t max_dma_len = 16u << 20;             // bytes per model transfer
+  uint32_t reorder_slots = 256;                 // per queue: descriptors held to run in order
+  uint64_t reorder_timeout_ns = 50'000'000;     // a sequence gap older than this is skipped
+  uint32_t outbox_bytes = 256u << 10;           // per session: records held under backpressure
+  uint64_t confirm_timeout_ns = 5'000'000'000;  // an accepted handshake not confirmed is reaped
+  uint64_t idle_timeout_ns = 600'000'000'000;   // a session without traffic is reaped; 0: never
+  uint32_t handshakes_per_s = 64;  // key exchanges (new Hellos) the node runs per second...
+  uint32_t handshake_burst = 32;   // ...after a burst of this many
 };
 
 // Counters, per session and in total. X(name, meaning).
@@ -72,9 +81,14 @@ struct NodeOptions {
   X(seq_gaps_skipped, "sequence gaps given up on after reorder_timeout_ns")                   \
   X(late_dropped, "descriptors that arrived after their gap was skipped")                     \
   X(backlog_dropped, "descriptors dropped because the reorder buffer was full")               \
-  X(handshakes, "sessions established")                                                       \
+  X(handshakes, "sessions established (a Confirm matched the pending handshake)")             \
   X(handshake_failures, "handshakes rejected (wrong PSK, unknown device, malformed)")         \
   X(handshake_retransmits, "retransmitted Hellos answered with the same Accept")              \
+  X(handshake_work, "Hellos that cost a key exchange (X25519, HKDF)")                         \
+  X(handshakes_throttled, "Hellos dropped unanswered over the handshake rate limit")          \
+  X(confirms_bad, "Confirms that matched no pending handshake of their channel")              \
+  X(pending_expired, "accepted handshakes never confirmed (e.g. replayed Hellos), reaped")    \
+  X(sessions_idle_reaped, "sessions ended after idle_timeout_ns without traffic")             \
   X(sessions_replaced, "sessions replaced by a new handshake on their channel")               \
   X(sessions_refused, "handshakes refused because max_sessions was reached")                  \
   X(dma_reads, "model DMA reads started")                                                     \
@@ -186,12 +200,15 @@ class DeviceNode {
   bool quiescent() const;
 
  private:
+  struct GuestKey {
+    uint32_t guest_id;
+    proto::Psk psk;
+  };
   struct Device {
     config::DeviceConfig cfg;
-    proto::Psk psk;
-    ModelParams model_params;  // cfg.params without the node's keys
-    NodeOptions opts;          // NodeOptions with the device's overrides
+    std::vector<GuestKey> guests;  // each guest's own PSK
   };
+  struct Pending;
   struct Channel;
   struct Key {
     const proto::RecordSink *peer;
@@ -204,18 +221,28 @@ class DeviceNode {
 
   void on_descriptor(proto::RecordSink &peer, const proto::RecordView &r);
   void on_handshake(proto::RecordSink &peer, uint32_t channel, const proto::Descriptor &d);
+  void on_hello(Channel &c, std::span<const uint8_t> hello);
+  void on_confirm(Channel &c, std::span<const uint8_t> confirm);
+  void send_handshake(Channel &c, const proto::Descriptor &d);
+  bool take_handshake_token();
+  void reap(Channel &c);
+  Channel *channel_for_handshake(proto::RecordSink &peer, uint32_t channel);
   void on_dma_data(proto::RecordSink &peer, const proto::RecordView &r);
   Channel *find(const proto::RecordSink &peer, uint32_t channel);
   const Device *device(uint32_t id) const;
+  std::optional<proto::Psk> guest_psk(uint32_t device_id, uint32_t guest_id) const;
   void retire(Channel &c);
 
   config::DeviceNodeConfig cfg_;
   proto::Aead &aead_;
   NodeOptions opts_;
+  proto::DmaLimits dma_limits_;
   std::vector<Device> devices_;
   std::unordered_map<Key, std::unique_ptr<Channel>, KeyHash> channels_;
   size_t live_sessions_ = 0;
   uint64_t now_ns_ = 0;
+  uint64_t handshake_credit_ns_ = 0;  // token bucket of key exchanges, in ns of refill
+  uint64_t handshake_credit_at_ = 0;
   NodeCounters node_;     // events outside any session
   NodeCounters retired_;  // sessions that ended
 };
