@@ -58,7 +58,7 @@ TEST(SealFailure, a_write_whose_rekey_step_fails_returns_an_error_and_nothing_re
   const std::vector<proto::Descriptor> after = host_takes(*dev);
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(proto::seq_counter(after[0].hdr.seq.get()), 3u);
-  EXPECT_EQ(proto::seq_epoch(after[0].hdr.seq.get()), 1u);
+  EXPECT_EQ(proto::seq_key_epoch(after[0].hdr.seq.get()), 1u);
   EXPECT_NE(after[0].body.value.get(), kMarker);  // confidential: the body is encrypted
 }
 

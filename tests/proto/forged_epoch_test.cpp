@@ -84,7 +84,7 @@ TEST_F(ForgedEpoch, refused_trials_are_counted_and_the_genuine_next_epoch_opens_
   Descriptor first = forged(0, 1), second = forged(0, 2);  // sealing replaces the tags
   ASSERT_EQ(tx.seal(Dir::kGuestToDevice, first), Status::kOk);
   ASSERT_EQ(tx.seal(Dir::kGuestToDevice, second), Status::kOk);
-  ASSERT_EQ(seq_epoch(second.hdr.seq.get()), 1u);
+  ASSERT_EQ(seq_key_epoch(second.hdr.seq.get()), 1u);
   ASSERT_EQ(rx.open(Dir::kGuestToDevice, first), Status::kOk);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(rx.open(Dir::kGuestToDevice, second), Status::kOk);
