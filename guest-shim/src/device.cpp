@@ -151,6 +151,13 @@ void Device::handshake(const proto::Psk &psk) {
       if (secrets) {
         // Key confirmation: the device node makes the session live only on this message.
         post_all(proto::HandshakeMsg::kConfirm, hs.confirm());
+        // The node takes no descriptor of the session before its Confirm. The relay forwards
+        // each queue in order, but queues among themselves in any order: requests posted on
+        // another queue right after open() could overtake the Confirm (and be dropped as
+        // sessionless) unless the host has taken it first.
+        if (q0.wait_taken(deadline, idler) != 0)
+          throw std::runtime_error("handshake: the host did not take the Confirm within " +
+                                   std::to_string(cfg_.handshake_timeout_ms) + " ms");
         if (SecretsObserver f = secrets_observer.load()) f(*secrets);
         start(*secrets);
         return;

@@ -10,6 +10,7 @@ Queue::Queue(uint16_t index, uint32_t channel, proto::RingHeader *sq, proto::Rin
              uint32_t ring_slots, uint32_t replay_bits)
     : index_(index),
       channel_(channel),
+      ring_slots_(ring_slots),
       sq_(sq, ring_slots),
       cq_(cq, ring_slots),
       replay_(replay_bits) {}
@@ -65,6 +66,19 @@ int Queue::post(const Descriptor &d, const Deadline &deadline, IdlePoller &idler
   }
   stats_.posted.fetch_add(1, std::memory_order_relaxed);
   return 0;
+}
+
+int Queue::wait_taken(const Deadline &deadline, IdlePoller &idler) {
+  for (;;) {
+    const int free = sq_.free_slots();
+    if (free < 0) {
+      stats_.bad_index.fetch_add(1, std::memory_order_relaxed);
+      return -EBADMSG;
+    }
+    if (static_cast<uint32_t>(free) == ring_slots_) return 0;
+    if (deadline.passed()) return -ETIMEDOUT;
+    idler.idle();
+  }
 }
 
 int Queue::seal_and_post(Descriptor &d, const Deadline &deadline, IdlePoller &idler,

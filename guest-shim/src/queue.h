@@ -62,6 +62,10 @@ class Queue {
   // Puts d into the SQ, waiting for room until `deadline`. 0, -ETIMEDOUT, or -EBADMSG when
   // the host made the consumer index impossible.
   int post(const proto::Descriptor &d, const Deadline &deadline, IdlePoller &idler);
+  // Waits until the host has taken everything posted on the SQ (its consumer index caught up),
+  // so that whatever this or another queue posts next reaches the device after it. 0,
+  // -ETIMEDOUT, or -EBADMSG when the host made the consumer index impossible.
+  int wait_taken(const Deadline &deadline, IdlePoller &idler);
   // Waits for room, then seals d (seal()) and posts it, so a request that cannot be posted
   // never uses up a sequence number (a gap would stall the device's in-order queue).
   // 0 with `seq` set, or -errno as post() and seal().
@@ -92,6 +96,7 @@ class Queue {
 
   uint16_t index_;
   uint32_t channel_;
+  uint32_t ring_slots_;
   proto::RingProducer sq_;
   proto::RingConsumer cq_;
   proto::ReplayWindow replay_;

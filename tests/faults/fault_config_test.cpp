@@ -21,7 +21,7 @@ const std::string kDataplane =
     "port: 7000}}\nguests:\n  - {path: /dev/shm/x}\n";
 const std::string kDeviceNode =
     "transport: {kind: kernel-udp, local: {ip: 10.0.0.2, port: 7000}, peer: {ip: 10.0.0.1, "
-    "port: 7000}}\ndevices:\n  - {id: 1, psk_file: /nonexistent}\n";
+    "port: 7000}}\ndevices:\n  - {id: 1, guests: [{id: 1, psk_file: /nonexistent}]}\n";
 
 TEST(FaultConfig, absent_means_no_faults) {
   TempYaml y(kDataplane);
