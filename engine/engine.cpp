@@ -66,6 +66,8 @@ Engine::Engine(std::unique_ptr<Transport> transport, RecordHandler &handler,
   rx_ = std::make_unique<RxWindow>(window, cap);
   packer_ = std::make_unique<FramePacker>(*tx_, counters_, channels_, stream_id_);
   link_gen_ = transport_->link_generation();
+  stall_ns_ = 2 * uint64_t{std::max(opt_.max_retransmit_us, opt_.retransmit_us)} * 1000;
+  challenge_gap_ns_ = uint64_t{std::max<uint32_t>(opt_.retransmit_us, 1)} * 1000;
 }
 
 Engine::~Engine() = default;
@@ -78,33 +80,73 @@ uint32_t Engine::in_flight() const {
   return tx_->in_flight();
 }
 
-void Engine::reset_link(bool restart_tx_stream) {
+// A stream transport that lost its connection: what the kernel held is gone (the sessions
+// above notice the missing records); the sessions themselves are not touched.
+void Engine::link_replaced() {
   counters_.link_resets.add();
-  if (restart_tx_stream) {
-    packer_->abandon();
-    stream_id_ = random_stream_id();  // the peer's receiver starts afresh on the new stream
-    if (opt_.resend_after_peer_restart)
-      counters_.frames_resent.add(tx_->restart(stream_id_));
-    else
-      counters_.frames_discarded.add(tx_->reset());
-  }
-  handler_.on_link_reset();
 }
 
-// Stream ids: each side numbers its outgoing stream from 1 under a random stream id, and flags
-// its frames kFrameReset until something it sent is acked after a (re)start. A new stream id
-// from the peer starts a new incoming stream; if it carries kFrameReset and we knew an older
-// one, the peer process restarted and lost our stream too, so ours restarts under a new id.
-void Engine::handle_stream_id(const proto::FrameHeader &h) {
-  const uint32_t e = h.stream_id.get();
-  if (__builtin_expect(e == peer_stream_id_, 1)) return;
-  const bool peer_restarted = (h.flags & proto::kFrameReset) && peer_stream_id_ != 0;
-  counters_.frames_discarded.add(rx_->reset());
-  peer_stream_id_ = e;
-  if (peer_restarted) {
-    counters_.peer_restarts.add();
-    reset_link(true);
+// Frame streams (proto/frame.h, engine/README.md): each side numbers its outgoing stream from
+// 1 under a random stream id. Frames of any other stream than the one taken from the peer are
+// not used (no records, no acks); their stream is challenged, and taken only when its sender
+// echoes the nonce with the first frame it still holds, where our receive window resumes. A
+// spoofer that cannot read our frames cannot move the stream; one that can only makes the real
+// stream challenged back, and the sessions above never see a reset.
+void Engine::challenge(uint32_t stream, uint64_t now_ns) {
+  if (stream == pending_stream_ && now_ns - challenge_sent_ns_ < challenge_gap_ns_) return;
+  if (stream != pending_stream_ && challenge_sent_ns_ != 0 &&
+      now_ns - challenge_sent_ns_ < challenge_gap_ns_)
+    return;  // one challenge in flight at a time: a flood of strangers costs one per gap
+  uint64_t nonce = 0;
+  while (nonce == 0) {
+    if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce)) return;
   }
+  pending_stream_ = stream;
+  pending_nonce_ = nonce;
+  challenge_sent_ns_ = now_ns;
+  if (send_control(proto::kFrameAckOnly | proto::kFrameChallenge, nonce, rx_->ack()))
+    counters_.challenges_tx.add();
+}
+
+void Engine::answer_challenge(uint64_t nonce) {
+  if (send_control(proto::kFrameAckOnly | proto::kFrameEcho, nonce, tx_->first_held() - 1))
+    counters_.echoes_tx.add();
+}
+
+void Engine::take_echo(const proto::FrameHeader &h, uint64_t now_ns) {
+  const uint32_t stream = h.stream_id.get();
+  if (pending_nonce_ == 0 || stream != pending_stream_ || h.seq.get() != pending_nonce_) {
+    counters_.echoes_refused.add();
+    return;
+  }
+  // Frames already handed up must be delivered first: the window is about to move.
+  if (!rx_->head().empty()) return;  // the next challenge asks again
+  pending_nonce_ = 0;
+  pending_stream_ = 0;
+  challenge_sent_ns_ = 0;
+  const uint64_t resume = h.ack.get() + 1;  // the first frame the peer still holds
+  if (stream == peer_stream_id_) {
+    if (resume <= rx_->ack() + 1) return;  // nothing the sender gave up on is missing
+    counters_.resyncs.add();               // frames it gave up on never came: move past them
+  } else if (peer_stream_id_ != 0) {
+    counters_.peer_restarts.add();
+  }
+  counters_.frames_discarded.add(rx_->reset(resume));
+  peer_stream_id_ = stream;
+  rx_progress_ns_ = now_ns;
+  tx_->make_due(now_ns);  // a new peer needs what we still hold; send it now, not at its timer
+}
+
+// The stream stopped moving: its frames keep arriving but nothing new is complete for
+// stall_ns_ (the sender gave up on frames we never got, or its numbering moved away from our
+// window). Ask where it stands.
+void Engine::watch_progress(uint64_t now_ns) {
+  if (rx_->ack() != rx_last_ack_) {
+    rx_last_ack_ = rx_->ack();
+    rx_progress_ns_ = now_ns;
+    return;
+  }
+  if (now_ns - rx_progress_ns_ >= stall_ns_) challenge(peer_stream_id_, now_ns);
 }
 
 void Engine::process_frame(std::span<const uint8_t> frame, uint64_t now_ns) {
@@ -128,9 +170,25 @@ void Engine::process_frame(std::span<const uint8_t> frame, uint64_t now_ns) {
     rx_->store(rx_->ack() + 1, frame);  // recv() was limited to the free slots
     return;
   }
-  handle_stream_id(h);
-  if (tx_->on_ack(h.ack.get(), h.flags & proto::kFrameAckOnly, now_ns, counters_.rtt) > 0)
-    fresh_ = false;
+  if (__builtin_expect(h.flags & (proto::kFrameChallenge | proto::kFrameEcho), 0)) {
+    counters_.ack_frames_rx.add();
+    if (h.flags & proto::kFrameChallenge) {
+      answer_challenge(h.seq.get());
+    } else {
+      take_echo(h, now_ns);
+    }
+    return;
+  }
+  if (__builtin_expect(h.stream_id.get() != peer_stream_id_ || peer_stream_id_ == 0, 0)) {
+    if (h.stream_id.get() == 0) {  // no sender uses it: it would stand for "none taken"
+      counters_.malformed.add();
+      return;
+    }
+    counters_.foreign_frames.add();
+    challenge(h.stream_id.get(), now_ns);
+    return;
+  }
+  tx_->on_ack(h.ack.get(), h.flags & proto::kFrameAckOnly, now_ns, counters_.rtt);
   if (h.flags & proto::kFrameAckOnly) {
     counters_.ack_frames_rx.add();
     return;
@@ -149,16 +207,20 @@ void Engine::process_frame(std::span<const uint8_t> frame, uint64_t now_ns) {
       break;
   }
   ack_owed_ = true;  // duplicates too: our earlier ack may have been lost
+  watch_progress(now_ns);
+}
+
+bool Engine::send_control(uint8_t flags, uint64_t seq, uint64_t ack) {
+  proto::FrameWriter w{std::span<uint8_t>(ack_buf_, sizeof(ack_buf_))};
+  w.reset();
+  size_t len = w.finish(flags, stream_id_, seq, ack);
+  len = proto::frame_put_fcs(ack_buf_, len, proto::frame_records_crc({ack_buf_, len}));
+  FrameView v(ack_buf_, len);
+  return transport_->send(std::span<const FrameView>(&v, 1)) == 1;
 }
 
 void Engine::send_ack_only() {
-  proto::FrameWriter w{std::span<uint8_t>(ack_buf_, sizeof(ack_buf_))};
-  w.reset();
-  const uint8_t flags = proto::kFrameAckOnly | (fresh_ ? proto::kFrameReset : 0);
-  size_t len = w.finish(flags, stream_id_, 0, rx_->ack());
-  len = proto::frame_put_fcs(ack_buf_, len, proto::frame_records_crc({ack_buf_, len}));
-  FrameView v(ack_buf_, len);
-  if (transport_->send(std::span<const FrameView>(&v, 1)) == 1) {
+  if (send_control(proto::kFrameAckOnly, 0, rx_->ack())) {
     counters_.ack_frames_tx.add();
     ack_owed_ = false;
   }
@@ -167,7 +229,7 @@ void Engine::send_ack_only() {
 int Engine::flush(uint64_t now_ns) {
   packer_->close();
   const uint64_t ack = datagram_ ? rx_->ack() : 0;
-  const uint8_t flags = fresh_ && datagram_ ? proto::kFrameReset : 0;
+  const uint8_t flags = 0;
   int sent = tx_->pump(*transport_, now_ns, ack, flags);
   counters_.frames_tx.add(sent);
   if (datagram_) {
@@ -186,7 +248,7 @@ int Engine::run_once(uint64_t now_ns) {
   // A stream transport that lost its connection: what it held is gone, tell the layer above.
   if (__builtin_expect(transport_->link_generation() != link_gen_, 0)) {
     link_gen_ = transport_->link_generation();
-    reset_link(false);
+    link_replaced();
   }
 
   // Receive.

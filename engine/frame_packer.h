@@ -15,22 +15,20 @@ namespace ferry::engine {
 
 class FramePacker final : public proto::RecordSink {
  public:
-  FramePacker(TxWindow &tx, EngineCounters &c, ChannelCounters &ch, const uint32_t &stream_id)
+  FramePacker(TxWindow &tx, EngineCounters &c, ChannelCounters &ch, uint32_t stream_id)
       : tx_(tx), c_(c), ch_(ch), stream_id_(stream_id), writer_({}) {}
 
   bool emit(proto::RecordType type, uint32_t channel, std::span<const uint8_t> head,
             std::span<const uint8_t> tail = {}) override;
   // Closes the frame being built, if any.
   void close();
-  // Forgets the frame being built (its slot is reused).
-  void abandon() { open_ = false; }
 
  private:
   bool open_slot();
   TxWindow &tx_;
   EngineCounters &c_;
   ChannelCounters &ch_;
-  const uint32_t &stream_id_;
+  const uint32_t stream_id_;
   proto::FrameWriter writer_;
   bool open_ = false;
 };

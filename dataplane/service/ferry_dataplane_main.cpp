@@ -45,7 +45,6 @@ int serve(const config::DataplaneConfig &cfg) {
         services::transport_options(cfg.transport), engine::Role::kConnect, cfg.lanes);
     engine::EngineOptions opt =
         services::engine_options(cfg.transport, cfg.idle, cfg.housekeeping_every);
-    opt.resend_after_peer_restart = true;  // guest requests (a Hello among them) still count
     services::LaneEngines engines =
         services::make_lane_engines(lt, handlers, services::fault_options(cfg.faults), drops, opt);
     const std::vector<engine::Engine *> &lanes = engines.lanes;

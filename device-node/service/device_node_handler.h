@@ -23,16 +23,12 @@ class DeviceNodeHandler final : public engine::RecordHandler, public engine::Que
   DeviceNodeHandler &operator=(const DeviceNodeHandler &) = delete;
 
   bool on_record(proto::RecordSink &out, const proto::RecordView &rec) override {
-    sink_ = &out;
     node_.on_record(out, rec);
     return true;
   }
   int poll(proto::RecordSink &, uint64_t now_ns) override {
     node_.poll(now_ns);
     return 0;  // the node does not say whether it found work: idle policy decides by frames
-  }
-  void on_link_reset() override {
-    if (sink_) node_.drop_peer(*sink_);
   }
   void housekeeping(uint64_t) override { publish_queues(); }
   void collect_stats(engine::StatsWriter &w) override {
@@ -48,7 +44,6 @@ class DeviceNodeHandler final : public engine::RecordHandler, public engine::Que
 
  private:
   device::DeviceNode &node_;
-  proto::RecordSink *sink_ = nullptr;
   std::vector<engine::QueueRow> rows_;  // scratch for publish_queues(), sized once
   engine::QueueTable table_;
 };

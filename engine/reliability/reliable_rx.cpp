@@ -34,15 +34,15 @@ void RxWindow::pop_head() {
   ++deliver_;
 }
 
-uint32_t RxWindow::reset() {
+uint32_t RxWindow::reset(uint64_t next) {
   uint32_t dropped = 0;
   for (Slot &s : slots_) {
     if (s.len) ++dropped;
     s.len = 0;
     s.cursor = 0;
   }
-  deliver_ = 1;
-  contig_ = 0;
+  deliver_ = next ? next : 1;
+  contig_ = deliver_ - 1;
   return dropped;
 }
 

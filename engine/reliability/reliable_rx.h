@@ -30,9 +30,9 @@ class RxWindow {
   uint16_t &head_cursor() { return slots_[deliver_ % n_].cursor; }
   // The head frame was delivered completely.
   void pop_head();
-  // Forgets everything (peer started a new stream); the next frame expected is seq 1.
-  // Returns how many stored frames were dropped.
-  uint32_t reset();
+  // Forgets every stored frame; the next frame expected is `next` (a new peer stream, or one
+  // whose sender gave up on frames before `next`). Returns how many stored frames were dropped.
+  uint32_t reset(uint64_t next);
 
  private:
   struct Slot {

@@ -1,6 +1,5 @@
 #include "reliability/reliable_tx.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "ferry/proto/frame.h"
@@ -130,34 +129,11 @@ int TxWindow::on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, proto::Latenc
   return freed;
 }
 
-uint32_t TxWindow::restart(uint32_t stream_id) {
-  const uint32_t kept = used();
-  // Old seq base_ moves to new seq 1: rotate slots (and their buffers) left by (base_-1) % n.
-  const size_t r = (base_ - 1) % n_;
-  std::rotate(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(r), slots_.end());
-  std::rotate(storage_.begin(), storage_.begin() + static_cast<ptrdiff_t>(r * cap_),
-              storage_.end());
-  for (uint64_t s = 1; s <= kept; ++s) {
-    auto *h = reinterpret_cast<proto::FrameHeader *>(buf(s));
-    h->seq.set(s);
-    h->stream_id.set(stream_id);
-    slot(s).tries = 0;
-  }
-  base_ = sent_upto_ = 1;
-  next_seq_ = 1 + kept;
-  next_deadline_ = UINT64_MAX;
+void TxWindow::make_due(uint64_t now_ns) {
+  if (!acked_ || base_ == sent_upto_) return;
+  for (uint64_t s = base_; s != sent_upto_; ++s) slot(s).deadline_ns = now_ns;
+  next_deadline_ = now_ns;
   dup_acks_ = 0;
-  fast_retx_seq_ = 0;
-  return kept;
-}
-
-uint32_t TxWindow::reset() {
-  uint32_t dropped = used();
-  base_ = sent_upto_ = next_seq_ = 1;
-  next_deadline_ = UINT64_MAX;
-  dup_acks_ = 0;
-  fast_retx_seq_ = 0;
-  return dropped;
 }
 
 }  // namespace ferry::engine

@@ -39,12 +39,10 @@ class TxWindow {
   // fire. Acks riding on data frames repeat naturally and are not counted.
   int on_ack(uint64_t ack, bool ack_only, uint64_t now_ns, proto::LatencyHistogram &rtt);
   uint64_t fast_retransmits() const { return fast_retransmits_; }
-  // Drops every frame (peer restarted); numbering starts again at 1. Returns frames dropped.
-  uint32_t reset();
-  // Keeps every frame but starts a new stream: frames not acked are renumbered from 1 under
-  // `stream_id` (header seq and stream id rewritten, records untouched) and sent again. Returns the
-  // frames kept.
-  uint32_t restart(uint32_t stream_id);
+  // The oldest frame not yet acked (what an echo tells a peer that takes our stream).
+  uint64_t first_held() const { return base_; }
+  // Makes every frame in flight due now (a new peer took our stream: it needs them all).
+  void make_due(uint64_t now_ns);
 
   uint32_t in_flight() const { return static_cast<uint32_t>(sent_upto_ - base_); }
   bool has_unsent() const { return sent_upto_ != next_seq_; }

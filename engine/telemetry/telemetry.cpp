@@ -30,8 +30,8 @@ bool g_registered = false;
   X(records_rx) X(descriptors_tx) X(descriptors_rx) X(frames_tx) X(frames_rx) X(bytes_rx)       \
       X(ack_frames_tx) X(ack_frames_rx) X(retransmits) X(timeouts) X(fast_retransmits)          \
           X(duplicates) X(out_of_window) X(malformed) X(bad_fcs) X(backpressure) X(window_full) \
-              X(oversize_records) X(peer_restarts) X(link_resets) X(frames_discarded)           \
-                  X(frames_resent)
+              X(oversize_records) X(foreign_frames) X(challenges_tx) X(echoes_tx) X(echoes_refused) \
+                  X(peer_restarts) X(resyncs) X(link_resets) X(frames_discarded)
 // Transport counters as published (name, field).
 #define FERRY_TRANSPORT_FIELDS(X)                                                         \
   X("port_frames_tx", frames_tx)                                                          \

@@ -8,7 +8,8 @@
 
 namespace ferry::proto {
 namespace {
-constexpr uint8_t kKnownFrameFlags = kFrameAckOnly | kFrameReset;
+constexpr uint8_t kKnownFrameFlags = kFrameAckOnly | kFrameChallenge | kFrameEcho;
+constexpr uint8_t kNonceFlags = kFrameChallenge | kFrameEcho;
 
 Status check_piece(RecordType type, std::span<const uint8_t> payload) {
   DmaPiece p;
@@ -106,9 +107,11 @@ uint8_t *FrameWriter::append(RecordType type, uint32_t channel, size_t payload_l
 size_t FrameWriter::finish(uint8_t flags, uint32_t stream_id, uint64_t seq, uint64_t ack) {
   if (buf_.size() < sizeof(FrameHeader)) return 0;
   if ((flags & ~kKnownFrameFlags) != 0) return 0;
+  if ((flags & kNonceFlags) == kNonceFlags) return 0;
+  if ((flags & kNonceFlags) != 0 && (flags & kFrameAckOnly) == 0) return 0;
   if ((flags & kFrameAckOnly) != 0) {
     if (n_records_ != 0) return 0;
-    seq = 0;  // ack-only frames are not sequenced
+    if ((flags & kNonceFlags) == 0) seq = 0;  // ack-only frames are not sequenced
   }
   FrameHeader h{};
   h.magic.set(kFrameMagic);
@@ -139,7 +142,11 @@ Status FrameReader::parse(std::span<const uint8_t> frame) {
   if (h.payload_len.get() != payload.size())
     return h.payload_len.get() > payload.size() ? Status::kTruncated : Status::kBadLength;
   uint16_t n = h.n_records.get();
-  if ((h.flags & kFrameAckOnly) != 0 && (n != 0 || h.seq.get() != 0)) return Status::kBadLength;
+  if ((h.flags & kNonceFlags) == kNonceFlags) return Status::kOutOfRange;
+  if ((h.flags & kNonceFlags) != 0 && (h.flags & kFrameAckOnly) == 0) return Status::kOutOfRange;
+  if ((h.flags & kFrameAckOnly) != 0 && n != 0) return Status::kBadLength;
+  if ((h.flags & kFrameAckOnly) != 0 && (h.flags & kNonceFlags) == 0 && h.seq.get() != 0)
+    return Status::kBadLength;
 
   size_t pos = 0;
   for (uint16_t i = 0; i < n; ++i) {

@@ -420,5 +420,35 @@ TEST_F(WireAttack,
   EXPECT_EQ(g.auth_failed - guest_before_.auth_failed, forged.size());
 }
 
+// One forged datagram of a new frame stream (the FCS recomputed), as a data frame that would
+// start it at seq 1 and as an ack-only frame. Before: the device node dropped its window for
+// the new stream (and, with the old reset flag, every session of the lane), then waited for a
+// seq 1 the data plane never sends - the link was wedged for good. Now the new stream is only
+// challenged; the genuine stream and the session go on, and the guest's very next call works.
+TEST_F(WireAttack, a_forged_frame_of_a_new_stream_costs_no_session_and_no_call) {
+  const long long sessions = lab_->counter("dn", "/ferry/app", "sessions");
+  ASSERT_EQ(sessions, 1);
+  const long long foreign = lab_->counter("dn", "/ferry/stats", "foreign_frames");
+  Stream forged = to_dn_;
+  forged.stream_id = to_dn_.stream_id ^ 0x00f0f0f0u;
+  forged.next_seq = 1;
+  std::vector<std::vector<uint8_t>> frames = fresh_frames(forged, {to_dn_.descs.back()});
+  std::vector<uint8_t> buf(sizeof(FrameHeader));
+  proto::FrameWriter w{std::span<uint8_t>(buf)};
+  w.reset();
+  ASSERT_EQ(w.finish(proto::kFrameAckOnly, forged.stream_id, 0, 0), sizeof(FrameHeader));
+  frames.push_back(with_fcs(buf));
+  inject(to_dn_, frames);
+  ASSERT_TRUE(lab_->wait_counter("dn", "/ferry/stats", "foreign_frames", foreign + 2))
+      << lab_->logs();
+  EXPECT_EQ(ferry_ioread32(dev_, 0, kLiveness), ~last_);
+  EXPECT_EQ(ferry_last_error(dev_), 0) << "the link was reset or wedged";
+  EXPECT_EQ(lab_->counter("dn", "/ferry/app", "sessions"), sessions);
+  EXPECT_EQ(lab_->counter("dn", "/ferry/stats", "peer_restarts"), 0);
+  const Snapshot after = snapshot();
+  EXPECT_EQ(delta(after, "dn.mmio_writes"), 0) << "the forged frame's descriptor executed";
+  EXPECT_EQ(delta(after, "dn.mmio_reads"), 1);  // the guest's own read
+}
+
 }  // namespace
 }  // namespace ferry::testing

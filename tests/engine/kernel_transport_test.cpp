@@ -51,7 +51,9 @@ TEST(KernelTcp, the_connecting_side_reconnects_after_a_drop_and_both_sides_learn
                     opts(p.connect_cfg));
   ASSERT_TRUE(drive(dp, dn, [&] { return src.echoes.received >= 2000; }));
   dp.transport().set_test_drops(1, 0, 0);  // the next frame "loses" the connection
-  ASSERT_TRUE(drive(dp, dn, [&] { return echo.link_resets == 1 && src.link_resets == 1; }));
+  ASSERT_TRUE(drive(dp, dn, [&] {
+    return dn.counters().link_resets.get() == 1 && dp.counters().link_resets.get() == 1;
+  }));
   const uint64_t before = src.echoes.received;
   ASSERT_TRUE(drive(dp, dn, [&] { return src.echoes.received >= before + 2000; }));
   EXPECT_EQ(dp.transport().counters().connects.get(), 2u);

@@ -41,7 +41,7 @@ std::vector<uint8_t> sample_frame(size_t *size_out = nullptr) {
   std::memcpy(w.append(RecordType::kDmaData, 5, d.size()), d.data(), d.size());
   auto wr = piece(RecordType::kDmaWrite, 4096, 1000, 3096);
   std::memcpy(w.append(RecordType::kDmaWrite, 6, wr.size()), wr.data(), wr.size());
-  size_t n = w.finish(kFrameReset, 0xfeed, 42, 41);
+  size_t n = w.finish(0, 0xfeed, 42, 41);
   buf.resize(n);
   if (size_out) *size_out = n;
   return buf;
@@ -54,7 +54,7 @@ TEST(Frame, written_frame_reads_back_record_by_record) {
   EXPECT_EQ(r.header().seq.get(), 42u);
   EXPECT_EQ(r.header().ack.get(), 41u);
   EXPECT_EQ(r.header().stream_id.get(), 0xfeedu);
-  EXPECT_EQ(r.header().flags, kFrameReset);
+  EXPECT_EQ(r.header().flags, 0);
   EXPECT_EQ(r.header().n_records.get(), 4);
   RecordView v;
   ASSERT_TRUE(r.next(v));
@@ -117,6 +117,9 @@ TEST(Frame, header_fields_are_each_checked) {
   EXPECT_EQ(with([](FrameHeader &h) { h.n_records.set(5); }), Status::kTruncated);
   EXPECT_EQ(with([](FrameHeader &h) { h.n_records.set(3); }), Status::kBadLength);
   EXPECT_EQ(with([](FrameHeader &h) { h.flags = kFrameAckOnly; }), Status::kBadLength);
+  // A challenge or an echo is an ack-only frame, never both at once.
+  EXPECT_EQ(with([](FrameHeader &h) { h.flags = kFrameChallenge; }), Status::kOutOfRange);
+  EXPECT_EQ(with([](FrameHeader &h) { h.flags = kFrameEcho; }), Status::kOutOfRange);
   EXPECT_EQ(with([](FrameHeader &) {}), Status::kOk);
 }
 
@@ -192,6 +195,28 @@ TEST(FrameWriterLimits, buffer_smaller_than_a_header_yields_no_frame) {
   EXPECT_EQ(w.space_left(), 0u);
   EXPECT_EQ(w.append(RecordType::kDescriptor, 1, 0), nullptr);
   EXPECT_EQ(w.finish(0, 1, 1, 0), 0u);
+}
+
+TEST(Frame, challenge_and_echo_frames_carry_their_nonce_in_seq) {
+  std::vector<uint8_t> buf(64);
+  FrameWriter w(buf);
+  for (uint8_t flag : {uint8_t{kFrameChallenge}, uint8_t{kFrameEcho}}) {
+    w.reset();
+    size_t n = w.finish(kFrameAckOnly | flag, 9, 0x1234567890abcdefULL, 77);
+    ASSERT_EQ(n, sizeof(FrameHeader));
+    FrameReader r;
+    ASSERT_EQ(r.parse(std::span(buf).first(n)), Status::kOk);
+    EXPECT_EQ(r.header().seq.get(), 0x1234567890abcdefULL);
+    EXPECT_EQ(r.header().flags, kFrameAckOnly | flag);
+  }
+  w.reset();
+  EXPECT_EQ(w.finish(kFrameAckOnly | kFrameChallenge | kFrameEcho, 9, 1, 0), 0u);
+  EXPECT_EQ(w.finish(kFrameChallenge, 9, 1, 0), 0u) << "a challenge is an ack-only frame";
+  auto *h = reinterpret_cast<FrameHeader *>(buf.data());
+  ASSERT_GT(w.finish(kFrameAckOnly | kFrameEcho, 9, 1, 0), 0u);
+  h->flags = kFrameAckOnly | kFrameChallenge | kFrameEcho;
+  FrameReader r;
+  EXPECT_EQ(r.parse(std::span(buf).first(sizeof(FrameHeader))), Status::kOutOfRange);
 }
 
 TEST(FrameWriterLimits, refuses_invalid_types_and_flags) {

@@ -66,11 +66,9 @@ class SeqSource : public engine::RecordHandler {
     }
     return n;
   }
-  void on_link_reset() override { ++link_resets; }
   uint64_t sent() const { return next_ - 1; }
   bool done_sending() const { return next_ > total_; }
   SeqChecker echoes;
-  uint64_t link_resets = 0;
 
  private:
   uint64_t total_;
@@ -91,9 +89,7 @@ class SeqSink : public engine::RecordHandler {
     return true;
   }
   int poll(proto::RecordSink &, uint64_t) override { return 0; }
-  void on_link_reset() override { ++link_resets; }
   SeqChecker seq;
-  uint64_t link_resets = 0;
 
  private:
   bool echo_;

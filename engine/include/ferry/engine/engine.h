@@ -40,8 +40,6 @@ class RecordHandler {
   // Looks for local work (submission rings, the device model) and emits records. Returns the
   // amount of work done; 0 means idle.
   virtual int poll(proto::RecordSink &out, uint64_t now_ns) = 0;
-  // The link lost records in flight (peer restarted, TCP connection replaced).
-  virtual void on_link_reset() {}
   // Called every housekeeping pass (timers, heartbeats).
   virtual void housekeeping(uint64_t now_ns) { (void)now_ns; }
   // Publishes the application's own counters; called at housekeeping, not from telemetry.
@@ -64,10 +62,14 @@ struct EngineCounters {
   Counter backpressure;         // times the handler refused a record
   Counter window_full;          // emits refused because every frame slot was in flight
   Counter oversize_records;     // records larger than an empty frame: dropped and counted
-  Counter peer_restarts;        // new peer stream id with kFrameReset seen
-  Counter link_resets;          // in-flight frames discarded (peer restart or TCP reconnect)
-  Counter frames_discarded;     // frames dropped by those resets
-  Counter frames_resent;        // frames resent to a restarted peer under a new stream
+  Counter foreign_frames;       // frames of a stream other than the peer's: not used
+  Counter challenges_tx;        // stream challenges sent (a foreign stream, or a stalled one)
+  Counter echoes_tx;            // challenges answered
+  Counter echoes_refused;       // echoes of no challenge of ours (wrong stream or nonce)
+  Counter peer_restarts;        // a new peer stream taken (after its echo) over an older one
+  Counter resyncs;              // our window moved past frames the sender gave up on
+  Counter link_resets;          // stream transport connection replaced (kernel-tcp)
+  Counter frames_discarded;     // received frames dropped when the window moved
   proto::LatencyHistogram rtt;  // send -> cumulative ack of first transmissions (datagram only)
 };
 
@@ -120,18 +122,28 @@ class Engine {
  private:
   friend class FramePacker;
   void process_frame(std::span<const uint8_t> frame, uint64_t now_ns);
-  void handle_stream_id(const proto::FrameHeader &h);
-  void reset_link(bool restart_tx_stream);
+  void link_replaced();
+  void challenge(uint32_t stream, uint64_t now_ns);
+  void answer_challenge(uint64_t nonce);
+  void take_echo(const proto::FrameHeader &h, uint64_t now_ns);
+  void watch_progress(uint64_t now_ns);
   int flush(uint64_t now_ns);
+  bool send_control(uint8_t flags, uint64_t seq, uint64_t ack);
   void send_ack_only();
 
   std::unique_ptr<Transport> transport_;
   RecordHandler &handler_;
   EngineOptions opt_;
   bool datagram_;
-  uint32_t stream_id_;           // random id of our current tx stream (new at every (re)start)
-  uint32_t peer_stream_id_ = 0;  // 0 until the peer is heard from
-  bool fresh_ = true;            // we started and nothing of ours was acked yet: flag kFrameReset
+  const uint32_t stream_id_;     // random id of our tx stream (new at every start)
+  uint32_t peer_stream_id_ = 0;  // the peer's stream we take frames from; 0 until one echoed
+  uint32_t pending_stream_ = 0;  // the stream last challenged, and the nonce it must echo
+  uint64_t pending_nonce_ = 0;
+  uint64_t challenge_sent_ns_ = 0;
+  uint64_t challenge_gap_ns_ = 0;  // at most one challenge per gap (retransmit_us)
+  uint64_t stall_ns_ = 0;          // no progress this long while frames arrive: challenge
+  uint64_t rx_last_ack_ = 0;
+  uint64_t rx_progress_ns_ = 0;
   bool ack_owed_ = false;
   bool gap_ack_ = false;   // a frame arrived after a hole: ack at once, even beside data
   bool draining_ = false;  // shutting down: the handler is not polled for new work

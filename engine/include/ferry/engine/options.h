@@ -79,10 +79,6 @@ struct EngineOptions {
   uint32_t housekeeping_every = 1024;  // poll iterations between housekeeping passes (>= 1)
   IdlePolicy idle{};
   uint32_t drain_ms = 200;  // on shutdown: how long to wait for frames in flight to be acked
-  // When the peer restarts: true resends the frames it had not acked to the new peer (the
-  // data plane: they hold guest requests, a handshake among them); false drops them (the
-  // device node: they answer sessions that ended with the peer).
-  bool resend_after_peer_restart = false;
 };
 
 }  // namespace ferry::engine

@@ -16,51 +16,55 @@
 namespace ferry::proto {
 
 inline constexpr uint32_t kFrameMagic = 0x31595246;  // "FRY1" little-endian
-inline constexpr size_t kMaxFrameSize = 9000;          // largest frame any transport carries
+inline constexpr size_t kMaxFrameSize = 9000;        // largest frame any transport carries
 
 enum FrameFlags : uint8_t {
   kFrameAckOnly = 0x01,  // carries no records, only `ack`; not sequenced
-  kFrameReset = 0x02,    // sender restarted: receiver drops its state for this peer
+  // Stream challenge (ack-only): "prove you send stream `stream_id`"; `seq` carries a random
+  // nonce. A receiver takes a new frame stream only when its sender echoes the nonce.
+  kFrameChallenge = 0x02,  // from the challenger, under its own stream id; seq = nonce
+  kFrameEcho = 0x04,       // the answer, under the stream id challenged: seq = the nonce,
+                           // ack = the first frame it still holds, minus one
 };
 
 struct [[gnu::packed]] FrameHeader {
   le32 magic;
-  uint8_t version;      // kProtoVersion
-  uint8_t flags;        // FrameFlags
+  uint8_t version;  // kProtoVersion
+  uint8_t flags;    // FrameFlags
   le16 n_records;
-  le32 payload_len;     // bytes of records after this header
-  le32 stream_id;       // sender's random id of its frame stream: a change means it restarted
-  le64 seq;             // transport sequence number (0 on ack-only frames)
-  le64 ack;             // cumulative: every seq <= ack was received in order
+  le32 payload_len;  // bytes of records after this header
+  le32 stream_id;    // sender's random id of its frame stream (new at every start)
+  le64 seq;          // transport sequence number (0 on ack-only frames; challenge nonce)
+  le64 ack;          // cumulative: every seq <= ack was received in order
 };
 static_assert(sizeof(FrameHeader) == 32);
 
 struct [[gnu::packed]] RecordHeader {
-  uint8_t type;   // RecordType
+  uint8_t type;  // RecordType
   uint8_t flags;
-  le16 len;       // payload bytes after this header
-  le32 channel;   // guest channel the record belongs to
+  le16 len;      // payload bytes after this header
+  le32 channel;  // guest channel the record belongs to
 };
 static_assert(sizeof(RecordHeader) == 8);
 
 // kDmaReadReq payload.
 struct [[gnu::packed]] DmaReadReq {
-  le64 addr;     // device address of the chunk
-  le32 len;      // chunk length the requester expects
-  le32 req_id;   // echoed in the kDmaData pieces that answer it
+  le64 addr;    // device address of the chunk
+  le32 len;     // chunk length the requester expects
+  le32 req_id;  // echoed in the kDmaData pieces that answer it
 };
 static_assert(sizeof(DmaReadReq) == 16);
 
 // kDmaData / kDmaWrite payload header, followed by piece_len bytes of sealed chunk.
 struct [[gnu::packed]] DmaPiece {
-  le64 addr;        // chunk device address
-  le64 version;     // writer's version as stored in the window (a hint, never trusted)
-  le32 chunk_len;   // sealed length of the whole chunk
-  le32 piece_off;   // where this piece starts inside the chunk
-  le32 piece_len;   // bytes that follow
-  le32 req_id;      // kDmaData: the request it answers; kDmaWrite: 0
-  uint8_t writer;   // 0 guest, 1 device
-  uint8_t status;   // kDmaData: Status::kOk, or kDmaFailed when the chunk cannot be served
+  le64 addr;       // chunk device address
+  le64 version;    // writer's version as stored in the window (a hint, never trusted)
+  le32 chunk_len;  // sealed length of the whole chunk
+  le32 piece_off;  // where this piece starts inside the chunk
+  le32 piece_len;  // bytes that follow
+  le32 req_id;     // kDmaData: the request it answers; kDmaWrite: 0
+  uint8_t writer;  // 0 guest, 1 device
+  uint8_t status;  // kDmaData: Status::kOk, or kDmaFailed when the chunk cannot be served
   uint8_t pad[6];
   uint8_t tag[16];  // the chunk's tag (same in every piece)
 };
