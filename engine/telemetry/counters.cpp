@@ -1,7 +1,5 @@
 #include "ferry/engine/counters.h"
 
-#include "ferry/engine/engine.h"
-
 namespace ferry::engine {
 
 ChannelCounters::Entry &ChannelCounters::lookup(uint32_t channel) {

@@ -13,7 +13,6 @@
 #include "ferry/engine/options.h"
 #include "ferry/engine/transport.h"
 #include "ferry/proto/frame.h"
-#include "ferry/proto/latency_histogram.h"
 #include "ferry/proto/record_sink.h"
 
 namespace ferry::engine {
@@ -44,45 +43,6 @@ class RecordHandler {
   virtual void housekeeping(uint64_t now_ns) { (void)now_ns; }
   // Publishes the application's own counters; called at housekeeping, not from telemetry.
   virtual void collect_stats(StatsWriter &w) { (void)w; }
-};
-
-struct EngineCounters {
-  Counter iterations, busy_iterations;
-  Counter records_tx, records_rx, descriptors_tx, descriptors_rx;
-  Counter frames_tx, frames_rx;  // data frames (first transmissions) and frames received
-  Counter bytes_rx;
-  Counter ack_frames_tx, ack_frames_rx;
-  Counter retransmits;          // frames sent again
-  Counter timeouts;             // retransmit timer expiries
-  Counter fast_retransmits;     // oldest frame resent early after repeated acks for a hole
-  Counter duplicates;           // frames received again (already delivered or buffered)
-  Counter out_of_window;        // frames too far ahead to buffer
-  Counter malformed;            // frames refused: bad frame check sequence or FrameReader
-  Counter bad_fcs;              // of those, frames whose FCS did not match (changed in transit)
-  Counter backpressure;         // times the handler refused a record
-  Counter window_full;          // emits refused because every frame slot was in flight
-  Counter oversize_records;     // records larger than an empty frame: dropped and counted
-  Counter foreign_frames;       // frames of a stream other than the peer's: not used
-  Counter challenges_tx;        // stream challenges sent (a foreign stream, or a stalled one)
-  Counter echoes_tx;            // challenges answered
-  Counter echoes_refused;       // echoes of no challenge of ours (wrong stream or nonce)
-  Counter peer_restarts;        // a new peer stream taken (after its echo) over an older one
-  Counter resyncs;              // our window moved past frames the sender gave up on
-  Counter link_resets;          // stream transport connection replaced (kernel-tcp)
-  Counter frames_discarded;     // received frames dropped when the window moved
-  proto::LatencyHistogram rtt;  // send -> cumulative ack of first transmissions (datagram only)
-};
-
-// Per-channel record counts (a small fixed table; channels beyond it share the last entry).
-struct ChannelCounters {
-  static constexpr int kMax = 32;
-  struct Entry {
-    std::atomic<uint32_t> channel{0};
-    Counter records_tx, records_rx, bytes_tx, bytes_rx;
-  };
-  std::array<Entry, kMax> entries;
-  std::atomic<int> used{0};
-  Entry &lookup(uint32_t channel);
 };
 
 class Engine {

@@ -28,19 +28,6 @@ inline constexpr int kBurst = 32;
 // A frame handed to send(): bytes owned by the caller, untouched by the transport.
 using FrameView = std::span<const uint8_t>;
 
-struct TransportCounters {
-  Counter frames_tx, frames_rx, bytes_tx, bytes_rx;
-  Counter tx_drops;    // frames given up after the bounded TX retry (or no peer address)
-  Counter rx_dropped;  // received and discarded: wrong peer, truncated, bad checksum, ...
-  Counter test_drops;  // dropped on purpose by the test hook
-  Counter arp_requests_tx, arp_replies_tx, arp_rx;
-  Counter connects;     // kernel-tcp: connections established (accepted or connected)
-  Counter disconnects;  // kernel-tcp: connections lost or closed on a protocol error
-  // dpdk lanes: an rte_ring between the port lcore and a lane was full (a lane's frames then
-  // wait in its window; frames for a lane are dropped and counted here too).
-  Counter ring_full;
-};
-
 class Transport : public proto::IdleWaiter {
  public:
   ~Transport() override = default;
@@ -90,8 +77,8 @@ class Transport : public proto::IdleWaiter {
   uint64_t drop_count_ = 0, rng_ = 1;
 };
 
-// Builds the transport `opt` names. kDpdk needs the EAL initialised first
-// (see eal.h). Throws std::runtime_error with the reason on set-up failure.
+// Builds the transport `opt` names (transport/transport_factory.cpp). kDpdk needs the EAL
+// initialised first (see eal.h). Throws std::runtime_error with the reason on set-up failure.
 std::unique_ptr<Transport> make_transport(const TransportOptions &opt, Role role);
 
 }  // namespace ferry::engine
