@@ -2,12 +2,6 @@
 
 #include <time.h>
 
-#include <stdexcept>
-
-#include "transport/transport_dpdk.h"
-#include "transport/transport_kernel_tcp.h"
-#include "transport/transport_kernel_udp.h"
-
 namespace ferry::engine {
 
 void Transport::idle_wait(uint32_t us) {
@@ -41,18 +35,6 @@ bool Transport::test_drop_slow() {
   }
   if (drop) counters_.test_drops.add();
   return drop;
-}
-
-std::unique_ptr<Transport> make_transport(const TransportOptions &opt, Role role) {
-  switch (opt.kind) {
-    case TransportOptions::Kind::kKernelUdp:
-      return std::make_unique<KernelUdpTransport>(opt);
-    case TransportOptions::Kind::kKernelTcp:
-      return std::make_unique<KernelTcpTransport>(opt, role);
-    case TransportOptions::Kind::kDpdk:
-      return std::make_unique<DpdkTransport>(opt);
-  }
-  throw std::runtime_error("unknown transport kind");
 }
 
 }  // namespace ferry::engine
