@@ -9,7 +9,7 @@
 
 #include "dataplane_handler.h"
 #include "ferry/config/config.h"
-#include "service/serve.h"
+#include "serve.h"
 
 using namespace ferry;
 

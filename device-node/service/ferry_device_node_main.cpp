@@ -11,7 +11,7 @@
 #include "ferry/config/config.h"
 #include "ferry/device/device_node.h"
 #include "ferry/proto/aead.h"
-#include "service/serve.h"
+#include "serve.h"
 
 using namespace ferry;
 

@@ -14,8 +14,8 @@
 #include "ferry/engine/options.h"
 #include "ferry/engine/transport.h"
 #include "ferry/proto/idle.h"
-#include "service/options_from_config.h"
-#include "service/service.h"
+#include "options_from_config.h"
+#include "service.h"
 
 namespace ferry::services {
 
