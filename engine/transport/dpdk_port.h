@@ -30,7 +30,6 @@ class DpdkPort {
   uint16_t port_id() const { return port_; }
   rte_mempool *pool() const { return pool_; }
   size_t max_frame() const { return max_frame_; }
-  bool tx_csum_offload() const { return tx_csum_offload_; }
   // Lane 0's flow; the peer MAC in it is valid once peer_mac_known().
   const net::Flow &flow() const { return flow_; }
   bool link_up() const { return link_up_; }

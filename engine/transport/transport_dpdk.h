@@ -32,7 +32,6 @@ class DpdkTransport final : public Transport {
   bool link_up() const override { return port_.link_up() && port_.peer_mac_known(); }
 
   uint16_t port_id() const { return port_.port_id(); }
-  bool checksum_offload() const { return port_.tx_csum_offload(); }
 
  private:
   void free_held();
