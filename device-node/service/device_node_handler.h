@@ -26,9 +26,10 @@ class DeviceNodeHandler final : public engine::RecordHandler, public engine::Que
     node_.on_record(out, rec);
     return true;
   }
+  // The node's work (records sent or queued, DMA completions delivered): the idle policy
+  // backs off only when it is 0.
   int poll(proto::RecordSink &, uint64_t now_ns) override {
-    node_.poll(now_ns);
-    return 0;  // the node does not say whether it found work: idle policy decides by frames
+    return static_cast<int>(node_.poll(now_ns));
   }
   void housekeeping(uint64_t) override { publish_queues(); }
   void collect_stats(engine::StatsWriter &w) override {
