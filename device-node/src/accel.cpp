@@ -4,7 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#include "ferry/device/crc32c.h"
+#include "ferry/proto/crc32c.h"
 
 namespace ferry::device {
 
@@ -276,7 +276,7 @@ void AccelModel::dma_done(uint64_t cookie, DmaStatus status) {
         write_completion(AccelStatus::kInputFailed);
         return;
       }
-      cur_crc_ = crc32c(data_.data(), cur_.len.get());
+      cur_crc_ = proto::crc32c(data_.data(), cur_.len.get());
       if (cur_.dst.get() == 0) {
         write_completion(AccelStatus::kOk);
         return;

@@ -6,13 +6,14 @@
 #include <random>
 
 #include "ferry/device/accel.h"
-#include "ferry/device/crc32c.h"
+#include "ferry/proto/crc32c.h"
 #include "flat_dma_context.h"
 #include "test_guest.h"
 
 namespace ferry::device {
 namespace {
 
+using proto::crc32c;
 using testing::FlatDmaContext;
 using testing::reference_crc32c;
 constexpr uint64_t kRam = 0x1000000;
