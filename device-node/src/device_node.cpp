@@ -4,8 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "node_session.h"
 #include "outbox.h"
-#include "session.h"
 
 namespace ferry::device {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "session.h"
+#include "node_session.h"
 
 namespace ferry::device {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "asm_forms.h"
-#include "trapped_bar.h"
+#include "trapped_bar_fixture.h"
 
 namespace ferry::trap::testing {
 namespace {

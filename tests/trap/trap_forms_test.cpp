@@ -7,7 +7,7 @@
 #include <string>
 
 #include "asm_forms.h"
-#include "trapped_bar.h"
+#include "trapped_bar_fixture.h"
 
 namespace ferry::trap::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "trapped_bar.h"
+#include "trapped_bar_fixture.h"
 
 namespace ferry::trap::testing {
 namespace {

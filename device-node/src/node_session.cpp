@@ -1,5 +1,5 @@
 // Per-session request path: authenticate, order, execute once, answer, cache the answer.
-#include "session.h"
+#include "node_session.h"
 
 #include <cstring>
 
