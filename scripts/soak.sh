@@ -105,7 +105,7 @@ def rss_kib(pid):
 # Counters that must stay still under injected faults (what faults are expected to move,
 # retransmits, duplicates, bad_fcs/malformed frames, is shown but not judged).
 DN_APP = ["auth_failures", "malformed", "dma_failures", "dma_timeouts", "dma_chunk_auth_failures",
-          "tx_dropped", "backlog_dropped", "late_dropped", "seq_gaps_skipped"]
+          "tx_dropped", "backlog_dropped", "late_dropped", "seq_gaps_failed"]
 ENGINE = ["out_of_window", "oversize_records", "peer_restarts", "link_resets", "tx_drops",
           "rx_dropped"]
 FAULTS = ["tx_lost", "rx_lost"]

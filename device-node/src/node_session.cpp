@@ -134,9 +134,11 @@ void Session::on_descriptor(Descriptor &d) {
     ++qs.stats.auth_failures;
     return;
   }
-  if (seq < qs.next_exec) {
-    ++counters_.late_dropped;  // its gap was skipped: running it now would break the order
+  if (failed_) [[unlikely]] {
+    // The session failed on a gap: nothing runs any more; a read learns why.
     qs.window.update(seq);
+    ++counters_.late_dropped;
+    if (kind == Kind::kMmioRead) send_gap_error(q, seq);
     return;
   }
   qs.window.update(seq);
@@ -154,7 +156,7 @@ void Session::on_descriptor(Descriptor &d) {
 
 void Session::drain(uint16_t q) {
   Queue &qs = queues_[q];
-  while (qs.n_held > 0) {
+  while (!failed_ && qs.n_held > 0) {
     Held &h = qs.held[qs.next_exec % qs.held.size()];
     if (!h.used || h.seq != qs.next_exec) {
       if (!qs.gap) {
@@ -176,17 +178,33 @@ void Session::drain(uint16_t q) {
   qs.gap = false;
 }
 
-void Session::skip_gap(uint16_t q) {
-  Queue &qs = queues_[q];
-  uint64_t lowest = UINT64_MAX;
-  for (const Held &h : qs.held) {
-    if (h.used && h.seq < lowest) lowest = h.seq;
+// Fail closed: the host can drop any one descriptor, and running what follows would let it
+// delete a chosen posted write or kDmaSync unnoticed. So a gap that stays open ends the
+// session: nothing more is executed, every queue gets a sealed kSeqGap notice and every later
+// read a kSeqGap answer; the guest fails its calls with -EPROTO from then on.
+void Session::fail_on_gap(uint16_t q) {
+  failed_ = true;
+  ++counters_.seq_gaps_failed;
+  for (Queue &qs : queues_) {
+    for (Held &h : qs.held) h = Held{};
+    qs.n_held = 0;
+    qs.gap = false;
   }
-  if (lowest == UINT64_MAX) return;
-  qs.next_exec = lowest;
-  qs.gap = false;
-  ++counters_.seq_gaps_skipped;
-  drain(q);
+  send_gap_error(q, 0);
+  for (uint16_t other = 0; other < queues_.size(); ++other) {
+    if (other != q) send_gap_error(other, 0);
+  }
+}
+
+void Session::send_gap_error(uint16_t q, uint64_t seq) {
+  Descriptor c;
+  std::memset(&c, 0, sizeof(c));
+  c.hdr.kind = static_cast<uint8_t>(Kind::kCompletion);
+  c.body.op = static_cast<uint8_t>(Kind::kMmioRead);
+  c.body.status = static_cast<uint8_t>(Status::kSeqGap);
+  c.body.value.set(~0ull);
+  c.body.addr.set(seq);
+  if (send_sealed(q, c)) ++counters_.completions;
 }
 
 void Session::execute(uint16_t q, const Descriptor &d) {
@@ -295,7 +313,7 @@ size_t Session::poll(uint64_t now_ns) {
     if (qs.n_held == 0) continue;
     drain(q);
     if (qs.gap && now_ns >= qs.gap_since && now_ns - qs.gap_since >= setup_.opts.reorder_timeout_ns)
-      skip_gap(q);
+      fail_on_gap(q);
   }
   activity_ += dma_.deliver(*model_);
   activity_ += outbox_.flush(peer_);

@@ -45,6 +45,8 @@ class Session final : public DeviceContext {
   // Returns the records and DMA completions this poll produced (0: idle).
   size_t poll(uint64_t now_ns);
   bool quiescent() const;
+  // True once a sequence gap outlived reorder_timeout_ns (fail closed, docs/protocol.md).
+  bool failed() const { return failed_; }
 
   DeviceModel &model() { return *model_; }
   const NodeCounters &counters() const { return counters_; }
@@ -102,7 +104,11 @@ class Session final : public DeviceContext {
   };
 
   void drain(uint16_t q);
-  void skip_gap(uint16_t q);
+  // A gap on queue q outlived reorder_timeout_ns: the session fails closed (see .cpp).
+  void fail_on_gap(uint16_t q);
+  // Seals and sends a kCompletion with status kSeqGap on queue q answering request `seq`
+  // (0: the notice that the session failed, answering no request).
+  void send_gap_error(uint16_t q, uint64_t seq);
   void execute(uint16_t q, const proto::Descriptor &d);
   void answer_read(uint16_t q, const proto::Descriptor &d);
   void flush_irq();
@@ -117,7 +123,8 @@ class Session final : public DeviceContext {
   std::vector<Queue> queues_;
   DmaEngine dma_;
   uint32_t pending_irq_ = 0;
-  size_t activity_ = 0;                 // records sent or queued, DMA completions delivered
+  bool failed_ = false;  // a guest->device gap was never filled: nothing more is executed
+  size_t activity_ = 0;  // records sent or queued, DMA completions delivered
   std::unique_ptr<DeviceModel> model_;  // last: built once the context is complete
 };
 

@@ -28,6 +28,8 @@ int status_to_errno(uint8_t status) {
     case proto::Status::kAuthFailed:
     case proto::Status::kReplayed:
       return -EBADMSG;
+    case proto::Status::kSeqGap:
+      return -EPROTO;
     default:
       return -EIO;
   }
@@ -188,6 +190,14 @@ void Device::handshake(const proto::Psk &psk) {
 void Device::on_descriptor(Queue &q, const Descriptor &d) {
   switch (static_cast<Kind>(d.hdr.kind)) {
     case Kind::kCompletion:
+      if (d.body.status == static_cast<uint8_t>(proto::Status::kSeqGap)) [[unlikely]] {
+        failed_.store(true, std::memory_order_release);  // authentic: only the node seals it
+        if (q.awaited.seq != 0 && !q.awaited.done && d.body.addr.get() == 0) {
+          q.awaited.completion = d;  // the notice: the awaited read will never be answered
+          q.awaited.done = true;
+          break;
+        }
+      }
       if (q.awaited.seq != 0 && !q.awaited.done && d.body.addr.get() == q.awaited.seq) {
         q.awaited.completion = d;
         q.awaited.done = true;
@@ -287,6 +297,7 @@ int Device::wait_completion(uint16_t q, uint64_t seq, uint64_t &value) {
 
 int Device::read(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t &value) {
   if (bar > kMaxBar || !valid_size(size) || q >= n_queues()) return -EINVAL;
+  if (int e = failed_errno(); e != 0) return e;
   Queue &qu = *queues_[q];
   std::lock_guard<std::mutex> lk(qu.mutex());
   const Deadline deadline = Deadline::in_ms(cfg_.mmio_timeout_ms);
@@ -303,6 +314,7 @@ int Device::read(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t
 
 int Device::write(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_t value) {
   if (bar > kMaxBar || !valid_size(size) || q >= n_queues()) return -EINVAL;
+  if (int e = failed_errno(); e != 0) return e;
   Queue &qu = *queues_[q];
   std::lock_guard<std::mutex> lk(qu.mutex());
   Descriptor d{};
@@ -329,6 +341,7 @@ int Device::dma_free(void *cpu, size_t len) {
 
 int Device::sync_for_device(uint16_t q, uint64_t dma_addr, size_t len) {
   if (q >= n_queues()) return -EINVAL;
+  if (int e = failed_errno(); e != 0) return e;
   Queue &qu = *queues_[q];
   std::lock_guard<std::mutex> lk(qu.mutex());
   DmaAnnouncement ann{};
@@ -358,6 +371,7 @@ int Device::sync_for_cpu(uint16_t q, uint64_t dma_addr, size_t len) {
   for (uint32_t i = 0; i < max_passes && qu.poll(kPollBudget, *this) == kPollBudget; ++i) {
   }
   poll_others(q);
+  if (int e = failed_errno(); e != 0) return e;
   std::lock_guard<std::mutex> dl(dma_.mutex());
   return dma_.open_for_cpu(qu.crypto(), dma_addr, len, qu.staging);
 }
@@ -388,6 +402,7 @@ int Device::wait_irq(uint16_t q, uint32_t &vectors, int timeout_ms) {
   IdlePoller idler(cfg_.idle);
   for (;;) {
     const int n = poll(q);
+    if (int e = failed_errno(); e != 0) return e;
     if (uint32_t v = irq_pending_.exchange(0, std::memory_order_acq_rel); v != 0) {
       vectors = v;
       return 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -91,6 +92,10 @@ class Device final : CompletionHandler {
   std::vector<std::unique_ptr<Queue>> queues_;
   DmaWindow dma_;
   std::atomic<uint32_t> irq_pending_{0};
+  // The device node reported a guest->device sequence gap it never saw filled (a sealed
+  // kSeqGap completion): the session failed closed and every later call fails with -EPROTO.
+  std::atomic<bool> failed_{false};
+  int failed_errno() const { return failed_.load(std::memory_order_acquire) ? -EPROTO : 0; }
   uint32_t session_id_ = 0;
   uint64_t handshake_answers_ignored_ = 0;
 };

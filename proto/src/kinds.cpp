@@ -82,6 +82,8 @@ std::string_view status_name(Status s) {
       return "out of range";
     case Status::kInternal:
       return "internal error";
+    case Status::kSeqGap:
+      return "sequence gap: session failed";
   }
   return "unknown status";
 }

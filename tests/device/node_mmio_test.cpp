@@ -116,22 +116,40 @@ TEST(NodeMmio, queues_are_independent_and_answer_on_their_own_queue) {
   EXPECT_NE(g.completion(2, 2), nullptr);
 }
 
-TEST(NodeMmio, a_sequence_gap_is_skipped_after_the_reorder_timeout) {
+TEST(NodeMmio, a_dropped_posted_write_fails_the_session_instead_of_being_skipped) {
   device::NodeOptions opts;
   opts.reorder_timeout_ns = 1'000'000;
   NodeRig rig(edu_and_accel(), opts);
-  TestGuest g(rig.bench, rig.psk.psk(), rig.guest_options(1));
+  TestGuest::Options o = rig.guest_options(1);
+  o.n_queues = 2;
+  TestGuest g(rig.bench, rig.psk.psk(), o);
   ASSERT_TRUE(g.connect());
   rig.bench.to_node.drop_next();
-  g.post_write(0, EduModel::kRegLiveness, 4, 9);  // lost for good
+  g.post_write(0, EduModel::kRegLiveness, 4, 9);  // the host deletes exactly this write
   const uint64_t seq = g.post_read(0, EduModel::kRegLiveness, 4);
   rig.bench.pump();
   EXPECT_EQ(g.completion(seq), nullptr);  // held behind the gap
   rig.bench.advance(1'000'000);
   rig.bench.pump();
-  ASSERT_NE(g.completion(seq), nullptr);
-  EXPECT_EQ(g.completion(seq)->body.value.get(), 0u);  // the lost write never ran
-  EXPECT_EQ(rig.counters().seq_gaps_skipped, 1u);
+  // The read behind the gap never runs; instead every queue gets a sealed kSeqGap notice.
+  EXPECT_EQ(g.completion(seq), nullptr);
+  for (uint16_t q = 0; q < 2; ++q) {
+    const proto::Descriptor *notice = g.completion(0, q);
+    ASSERT_NE(notice, nullptr) << "queue " << q;
+    EXPECT_EQ(notice->body.status, static_cast<uint8_t>(proto::Status::kSeqGap));
+  }
+  EXPECT_EQ(g.auth_failures, 0u);
+  EXPECT_EQ(rig.counters().seq_gaps_failed, 1u);
+  EXPECT_EQ(rig.counters().mmio_reads, 0u);
+  // Nothing runs any more, and a later read on any queue is answered with the error.
+  g.post_write(0, EduModel::kRegLiveness, 4, 5, 1);
+  const uint64_t later = g.post_read(0, EduModel::kRegLiveness, 4, 1);
+  rig.bench.pump();
+  const proto::Descriptor *c = g.completion(later, 1);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->body.status, static_cast<uint8_t>(proto::Status::kSeqGap));
+  EXPECT_EQ(rig.counters().mmio_writes, 0u);
+  EXPECT_EQ(rig.counters().late_dropped, 2u);
 }
 
 }  // namespace

@@ -48,13 +48,16 @@ TEST(NodeReplayTamper, tampered_body_fails_authentication_and_is_not_executed) {
   r.inject(rec);
   EXPECT_EQ(r.counters().auth_failures, 1u);
   EXPECT_EQ(r.counters().mmio_writes, 0u);
-  // Later requests wait for the genuine seq 1, then go on once the gap is given up.
+  // Later requests wait for the genuine seq 1; when it never comes the session fails closed
+  // (the read never runs past the missing write) and the guest gets a sealed kSeqGap notice.
   r.g.post_read(0, EduModel::kRegLiveness, 4);
   r.bench.advance(device::NodeOptions{}.reorder_timeout_ns);
   r.bench.pump();
-  const proto::Descriptor *c = r.g.completion(2);
+  EXPECT_EQ(r.g.completion(2), nullptr);
+  const proto::Descriptor *c = r.g.completion(0);
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->body.value.get(), 0u);
+  EXPECT_EQ(c->body.status, static_cast<uint8_t>(proto::Status::kSeqGap));
+  EXPECT_EQ(r.counters().seq_gaps_failed, 1u);
 }
 
 TEST(NodeReplayTamper, tampered_header_fails_authentication) {

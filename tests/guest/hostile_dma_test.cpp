@@ -130,6 +130,28 @@ TEST_F(HostileDma, a_stale_chunk_from_an_earlier_device_write_is_refused) {
   EXPECT_TRUE(untouched());
 }
 
+TEST_F(HostileDma, a_dropped_guest_dma_sync_fails_the_session_instead_of_running_on_old_data) {
+  uint64_t src_dma = 0;
+  auto *src = static_cast<uint8_t *>(ferry_dma_alloc(dev.get(), kChunk, &src_dma));
+  ASSERT_NE(src, nullptr);
+  std::memset(src, 0x11, kChunk);
+  ASSERT_EQ(ferry_dma_sync_for_device(dev.get(), src_dma, kChunk), 0);
+  Saved old = save(chunk_index(src_dma));  // version 1, validly sealed
+  // The guest writes a new job; the host deletes its kDmaSync and serves the old chunk.
+  std::memset(src, 0x22, kChunk);
+  r->paused([&] { r->to_device().drop_next(); });
+  ASSERT_EQ(ferry_dma_sync_for_device(dev.get(), src_dma, kChunk), 0);  // posted
+  restore(chunk_index(src_dma), old);
+  // The job behind the missing announcement never runs; the driver learns the session failed.
+  EXPECT_EQ(edu_dma(dev.get(), src_dma, EduModel::kDmaBufferAddr, kChunk, false), -EPROTO);
+  ASSERT_TRUE(with_model<EduModel>(*r, [&](EduModel &m) {
+    EXPECT_EQ(m.buffer()[0], pattern[0]);  // unchanged: the old job was not re-run
+  }));
+  EXPECT_EQ(ferry_dma_sync_for_device(dev.get(), src_dma, kChunk), -EPROTO);
+  uint32_t v = 0;
+  EXPECT_EQ(ferry_wait_irq(dev.get(), &v, 10), -EPROTO);
+}
+
 TEST_F(HostileDma, a_chunk_spliced_from_another_address_is_refused) {
   // Another device-written buffer; its first chunk is copied over ours.
   uint64_t other_dma = 0;

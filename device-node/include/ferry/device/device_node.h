@@ -55,7 +55,7 @@ struct NodeOptions {
   uint32_t max_chunk_fetches = 16;              // chunk reads in flight per session
   uint32_t max_dma_len = 16u << 20;             // bytes per model transfer
   uint32_t reorder_slots = 256;                 // per queue: descriptors held to run in order
-  uint64_t reorder_timeout_ns = 50'000'000;     // a sequence gap older than this is skipped
+  uint64_t reorder_timeout_ns = 50'000'000;     // a sequence gap older than this fails the session
   uint32_t outbox_bytes = 256u << 10;           // per session: records held under backpressure
   uint64_t confirm_timeout_ns = 5'000'000'000;  // an accepted handshake not confirmed is reaped
   uint64_t idle_timeout_ns = 600'000'000'000;   // a session without traffic is reaped; 0: never
@@ -78,8 +78,8 @@ struct NodeOptions {
   X(malformed, "records or descriptors rejected as malformed")                                \
   X(no_session, "records for a channel without a session")                                    \
   X(out_of_order_held, "descriptors held until earlier sequence numbers arrived")             \
-  X(seq_gaps_skipped, "sequence gaps given up on after reorder_timeout_ns")                   \
-  X(late_dropped, "descriptors that arrived after their gap was skipped")                     \
+  X(seq_gaps_failed, "sequence gaps not filled in reorder_timeout_ns: the session failed")    \
+  X(late_dropped, "descriptors that arrived after their session failed on a gap")             \
   X(backlog_dropped, "descriptors dropped because the reorder buffer was full")               \
   X(handshakes, "sessions established (a Confirm matched the pending handshake)")             \
   X(handshake_failures, "handshakes rejected (wrong PSK, unknown device, malformed)")         \
