@@ -93,6 +93,7 @@ std::string ServiceLab::region_path() const {
 }
 
 ferry_dev *ServiceLab::open_guest() {
+  if (guest_) ferry_close(guest_);
   guest_ = ferry_open((dir_ + "/guest.yaml").c_str());
   if (!guest_) error_ = std::string("ferry_open: ") + ferry_open_error();
   return guest_;

@@ -31,7 +31,8 @@ class ServiceLab {
   bool skip() const { return skip_; }
   const std::string &error() const { return error_; }
 
-  // Opens the guest (handshake over both services); nullptr and error() on failure.
+  // Opens the guest (handshake over both services), closing the one opened before; nullptr
+  // and error() on failure.
   ferry_dev *open_guest();
   ferry_dev *guest() const { return guest_; }
 
