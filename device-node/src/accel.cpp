@@ -9,9 +9,8 @@
 namespace ferry::device {
 
 AccelModel::AccelModel(DeviceContext &ctx, const ModelParams &params) : ctx_(ctx) {
-  reject_unknown_params("accel", params, {"max_transfer"});
-  max_transfer_ =
-      static_cast<uint32_t>(model_param("accel", params, "max_transfer", 1u << 20, 1, 16u << 20));
+  check_params(kName, kParams, params);
+  max_transfer_ = static_cast<uint32_t>(param_value(kParams, params, "max_transfer"));
   batch_.assign(kMaxBatch * 64, 0);
   data_.assign(max_transfer_, 0);
 }

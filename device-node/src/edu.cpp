@@ -19,10 +19,10 @@ uint32_t factorial32(uint32_t n) {
 }  // namespace
 
 EduModel::EduModel(DeviceContext &ctx, const ModelParams &params) : ctx_(ctx) {
-  reject_unknown_params("edu", params, {"dma_buffer_size", "factorial_delay_ns", "dma_mask_bits"});
-  uint64_t size = model_param("edu", params, "dma_buffer_size", 4096, 64, 16u << 20);
-  fact_delay_ns_ = model_param("edu", params, "factorial_delay_ns", 100000, 0, 10'000'000'000);
-  uint64_t bits = model_param("edu", params, "dma_mask_bits", 28, 12, 64);
+  check_params(kName, kParams, params);
+  const uint64_t size = param_value(kParams, params, "dma_buffer_size");
+  fact_delay_ns_ = param_value(kParams, params, "factorial_delay_ns");
+  const uint64_t bits = param_value(kParams, params, "dma_mask_bits");
   dma_mask_ = bits == 64 ? ~0ull : (1ull << bits) - 1;
   buffer_.assign(size, 0);
   staging_.assign(size, 0);

@@ -1,4 +1,5 @@
-// The table of device models by name, and parameter helpers for their constructors.
+// The table of device models: the one list of the models there are and of the parameters each
+// takes (its kParams). The configuration only carries names and numbers; they are checked here.
 #include <stdexcept>
 #include <string>
 
@@ -12,6 +13,7 @@ namespace {
 
 struct ModelEntry {
   std::string_view name;
+  std::span<const ModelParam> params;
   std::unique_ptr<DeviceModel> (*create)(DeviceContext &, const ModelParams &);
 };
 
@@ -20,10 +22,32 @@ std::unique_ptr<DeviceModel> create(DeviceContext &ctx, const ModelParams &param
   return std::make_unique<M>(ctx, params);
 }
 
+template <typename M>
+constexpr ModelEntry entry() {
+  return {M::kName, M::kParams, &create<M>};
+}
+
+// The first line is the default model (a device configured without `model`).
 constexpr ModelEntry kModels[] = {
-    {"edu", &create<EduModel>},
-    {"accel", &create<AccelModel>},
+    entry<EduModel>(),
+    entry<AccelModel>(),
 };
+
+template <typename T, typename F>
+std::string join(const T &items, F name) {
+  std::string list;
+  for (const auto &item : items) list += (list.empty() ? "" : ", ") + std::string(name(item));
+  return list;
+}
+
+const ModelEntry &find_model(std::string_view name) {
+  if (name.empty()) return kModels[0];
+  for (const ModelEntry &m : kModels) {
+    if (m.name == name) return m;
+  }
+  throw ModelError("", "unknown device model '" + std::string(name) + "' (known: " +
+                           join(kModels, [](const ModelEntry &m) { return m.name; }) + ")");
+}
 
 // A context for check_model(): models never call their context from the constructor.
 class NullContext final : public DeviceContext {
@@ -38,18 +62,14 @@ class NullContext final : public DeviceContext {
 
 std::unique_ptr<DeviceModel> make_model(std::string_view name, const ModelParams &params,
                                         DeviceContext &ctx) {
-  for (const ModelEntry &m : kModels) {
-    if (m.name == name) return m.create(ctx, params);
-  }
-  std::string known;
-  for (const ModelEntry &m : kModels) known += (known.empty() ? "" : ", ") + std::string(m.name);
-  throw std::invalid_argument("unknown device model '" + std::string(name) + "' (known: " + known +
-                              ")");
+  const ModelEntry &m = find_model(name);
+  check_params(m.name, m.params, params);
+  return m.create(ctx, params);
 }
 
 void check_model(std::string_view name, const ModelParams &params) {
   NullContext ctx;
-  (void)make_model(name, params, ctx);
+  (void)make_model(name, params, ctx);  // the constructor may check what the table cannot
 }
 
 std::vector<std::string_view> model_names() {
@@ -58,30 +78,36 @@ std::vector<std::string_view> model_names() {
   return names;
 }
 
-uint64_t model_param(std::string_view model, const ModelParams &params, const std::string &key,
-                     uint64_t def, uint64_t lo, uint64_t hi) {
-  auto it = params.find(key);
-  if (it == params.end()) return def;
-  if (it->second < lo || it->second > hi) {
-    throw std::invalid_argument("model " + std::string(model) + ": params." + key + " = " +
-                                std::to_string(it->second) + " is outside [" + std::to_string(lo) +
-                                ", " + std::to_string(hi) + "]");
-  }
-  return it->second;
+std::span<const ModelParam> model_params(std::string_view name) {
+  return find_model(name).params;
 }
 
-void reject_unknown_params(std::string_view model, const ModelParams &params,
-                           std::initializer_list<std::string_view> known) {
+void check_params(std::string_view model, std::span<const ModelParam> spec,
+                  const ModelParams &params) {
   for (const auto &[key, value] : params) {
-    bool found = false;
-    for (std::string_view k : known) found = found || k == key;
-    if (!found) {
-      std::string list;
-      for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      throw std::invalid_argument("model " + std::string(model) + ": unknown parameter params." +
-                                  key + " (known: " + list + ")");
+    const ModelParam *p = nullptr;
+    for (const ModelParam &s : spec) p = s.name == key ? &s : p;
+    if (p == nullptr) {
+      throw ModelError(
+          key, "model " + std::string(model) + ": unknown parameter params." + key +
+                   " (known: " + join(spec, [](const ModelParam &s) { return s.name; }) + ")");
+    }
+    if (value < p->lo || value > p->hi) {
+      throw ModelError(key, "model " + std::string(model) + ": params." + key + " = " +
+                                std::to_string(value) + " is outside [" + std::to_string(p->lo) +
+                                ", " + std::to_string(p->hi) + "]");
     }
   }
+}
+
+uint64_t param_value(std::span<const ModelParam> spec, const ModelParams &params,
+                     std::string_view key) {
+  const auto it = params.find(std::string(key));
+  if (it != params.end()) return it->second;
+  for (const ModelParam &s : spec) {
+    if (s.name == key) return s.def;
+  }
+  throw std::logic_error("model parameter " + std::string(key) + " is not in its kParams");
 }
 
 }  // namespace ferry::device

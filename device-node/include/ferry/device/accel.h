@@ -112,10 +112,14 @@ class AccelModel final : public DeviceModel {
   static constexpr uint64_t kStatusBusy = 0x2;
   static constexpr uint64_t kStatusHalted = 0x4;
 
-  // Params: max_transfer (bytes per descriptor, 1 .. 16 MiB, default 1 MiB).
+  static constexpr std::string_view kName = "accel";
+  static constexpr ModelParam kParams[] = {
+      {"max_transfer", 1u << 20, 1, 16u << 20},  // bytes per descriptor
+  };
+  // Throws ModelError on parameters outside kParams.
   AccelModel(DeviceContext &ctx, const ModelParams &params);
 
-  std::string_view name() const override { return "accel"; }
+  std::string_view name() const override { return kName; }
   std::optional<uint64_t> mmio_read(unsigned bar, uint64_t offset, unsigned size) override;
   bool mmio_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) override;
   void tick(uint64_t now_ns) override;

@@ -60,11 +60,16 @@ class EduModel final : public DeviceModel {
   static constexpr uint64_t kDmaCmdToRam = 0x2;
   static constexpr uint64_t kDmaCmdIrq = 0x4;
 
-  // Params: dma_buffer_size (64 .. 16 MiB, default 4096), factorial_delay_ns (default
-  // 100000), dma_mask_bits (12 .. 64, default 28).
+  static constexpr std::string_view kName = "edu";
+  static constexpr ModelParam kParams[] = {
+      {"dma_buffer_size", 4096, 64, 16u << 20},  // bytes of the device's own DMA buffer
+      {"factorial_delay_ns", 100000, 0, 10'000'000'000},
+      {"dma_mask_bits", 28, 12, 64},  // DMA addresses are masked to this many bits
+  };
+  // Throws ModelError on parameters outside kParams.
   EduModel(DeviceContext &ctx, const ModelParams &params);
 
-  std::string_view name() const override { return "edu"; }
+  std::string_view name() const override { return kName; }
   std::optional<uint64_t> mmio_read(unsigned bar, uint64_t offset, unsigned size) override;
   bool mmio_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) override;
   void tick(uint64_t now_ns) override;

@@ -3,8 +3,10 @@
 // sessions, crypto or transports; the device node (device_node.h) gives it a DeviceContext
 // and turns everything it does into sealed records.
 //
-// To add a model: implement DeviceModel in one file (see edu.cpp, accel.cpp) and add one line
-// to the table in model_factory.cpp.
+// To add a model: implement DeviceModel in one file (see edu.cpp, accel.cpp), with its name
+// (kName) and the parameters it takes (kParams), and add one line to the table in
+// model_factory.cpp. That table is the only list of models: the configuration carries a
+// model's name and parameters as written, and make_model()/check_model() check them.
 //
 // Threading: a model and its context are driven from one polling thread; nothing here is
 // thread-safe. No call below re-enters the model: DMA completions arrive through dma_done()
@@ -16,6 +18,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,25 +75,48 @@ class DeviceModel {
   virtual void dma_done(uint64_t cookie, DmaStatus status) = 0;
 };
 
-// Model parameters from config::DeviceConfig::params.
+// Model parameters from config::DeviceConfig::params: unsigned integers by name.
 using ModelParams = std::map<std::string, uint64_t>;
 
-// Creates the model called `name` for `ctx` (which must outlive it). Throws
-// std::invalid_argument naming the problem on an unknown model, an unknown parameter or an
-// out-of-range value.
+// One parameter a model takes: its name, its value when left out, and its allowed range.
+struct ModelParam {
+  std::string_view name;
+  uint64_t def;
+  uint64_t lo;
+  uint64_t hi;
+};
+
+// What make_model() and check_model() throw: the problem, and the parameter it concerns
+// (empty when it is the model's name), so that a caller can point at the configuration key.
+class ModelError : public std::invalid_argument {
+ public:
+  ModelError(std::string param, const std::string &what)
+      : std::invalid_argument(what), param_(std::move(param)) {}
+  const std::string &param() const { return param_; }
+
+ private:
+  std::string param_;
+};
+
+// Creates the model called `name` (empty: the default model, the table's first line) for
+// `ctx` (which must outlive it). Throws ModelError naming the problem on an unknown model, an
+// unknown parameter or an out-of-range value.
 std::unique_ptr<DeviceModel> make_model(std::string_view name, const ModelParams &params,
                                         DeviceContext &ctx);
 // Checks name and parameters without keeping a model (configuration time). Throws as above.
 void check_model(std::string_view name, const ModelParams &params);
-// Names make_model() accepts.
+// Names make_model() accepts, the default first.
 std::vector<std::string_view> model_names();
+// The parameters model `name` takes (empty name: the default model's). Throws ModelError on
+// an unknown model.
+std::span<const ModelParam> model_params(std::string_view name);
 
-// Reads parameter `key` (default `def`), throwing std::invalid_argument naming model, key and
-// range when it is outside [lo, hi]. For model constructors.
-uint64_t model_param(std::string_view model, const ModelParams &params, const std::string &key,
-                     uint64_t def, uint64_t lo, uint64_t hi);
-// Throws std::invalid_argument if params holds a key not in `known`.
-void reject_unknown_params(std::string_view model, const ModelParams &params,
-                           std::initializer_list<std::string_view> known);
+// For model constructors: throws ModelError if `params` holds a name not in `spec` or a value
+// outside its range.
+void check_params(std::string_view model, std::span<const ModelParam> spec,
+                  const ModelParams &params);
+// The value of parameter `key` (which must be in `spec`): from `params`, or its default.
+uint64_t param_value(std::span<const ModelParam> spec, const ModelParams &params,
+                     std::string_view key);
 
 }  // namespace ferry::device
