@@ -126,6 +126,16 @@ void MapReader::only(std::initializer_list<const char *> allowed) const {
   }
 }
 
+std::vector<std::string> MapReader::keys() const {
+  std::vector<std::string> out;
+  if (!node_.IsMap()) return out;
+  for (const auto &kv : node_) {
+    if (!kv.first.IsScalar()) fail_at(kv.first, path_, "keys must be plain names");
+    out.push_back(kv.first.Scalar());
+  }
+  return out;
+}
+
 bool MapReader::has(const char *key) const {
   return node_.IsMap() && node_[key].IsDefined();
 }

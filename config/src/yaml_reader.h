@@ -22,6 +22,8 @@ class MapReader {
   // Fails on any key not in `allowed`.
   void only(std::initializer_list<const char *> allowed) const;
   bool has(const char *key) const;
+  // The mapping's keys in file order (none when absent); fails on a key that is not a name.
+  std::vector<std::string> keys() const;
   // Optional scalars: leave `out` alone when the key is absent.
   void get(const char *key, std::string &out) const;
   void get(const char *key, bool &out) const;

@@ -3,7 +3,6 @@
 //
 //   ferry-device-node CONFIG.yaml    exit 0 after SIGINT/SIGTERM, 2 on a bad configuration
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,30 +15,6 @@
 using namespace ferry;
 
 namespace {
-
-// The models check their parameters' ranges; doing it here, before the EAL or anything else
-// starts, makes an out-of-range value a configuration error at the parameter's line.
-void check_model_params(const config::DeviceNodeConfig &cfg) {
-  for (const config::DeviceConfig &d : cfg.devices) {
-    for (const auto &[key, value] : d.params) {
-      try {
-        device::check_model(d.model, {{key, value}});
-      } catch (const std::invalid_argument &e) {
-        const auto it = d.param_sources.find(key);
-        if (it == d.param_sources.end()) throw config::ConfigError(cfg.file, 0, key, e.what());
-        throw config::ConfigError(cfg.file, it->second.line, it->second.key, e.what());
-      }
-    }
-    try {
-      device::check_model(d.model, d.params);  // what only the combination can break
-    } catch (const std::invalid_argument &e) {
-      const auto first = d.param_sources.begin();
-      if (first == d.param_sources.end())
-        throw config::ConfigError(cfg.file, 0, "devices", e.what());
-      throw config::ConfigError(cfg.file, first->second.line, first->second.key, e.what());
-    }
-  }
-}
 
 // The configuration lane `lane` serves: the devices offered on it (its own `lane`, or all).
 config::DeviceNodeConfig lane_config(const config::DeviceNodeConfig &cfg, uint32_t lane) {
@@ -74,7 +49,7 @@ void serve(const config::DeviceNodeConfig &cfg, const services::TestDrops &drops
 config::DeviceNodeConfig load(const char *path) {
   config::DeviceNodeConfig cfg = config::load_device_node(path);
   config::check_device_node_files(cfg);  // PSKs readable: nothing starts otherwise
-  check_model_params(cfg);
+  device::check_device_models(cfg);      // before the EAL or anything else starts
   return cfg;
 }
 

@@ -103,6 +103,7 @@ DeviceNode::DeviceNode(const config::DeviceNodeConfig &cfg, proto::Aead &aead,
     }
     if (dc.guests.empty()) throw std::invalid_argument(where + ": guests: none configured");
     Device d{dc, {}};
+    if (d.cfg.model.empty()) d.cfg.model = std::string(model_names().front());
     for (const config::GuestKeyConfig &g : dc.guests) {
       for (const GuestKey &k : d.guests) {
         if (k.guest_id == g.guest_id)

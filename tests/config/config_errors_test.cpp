@@ -12,8 +12,8 @@
 namespace ferry::config {
 namespace {
 
-using testing::TempYaml;
 using testing::expect_error;
+using testing::TempYaml;
 
 const char *kGuest =
     "region: /dev/hugepages/ferry-guest1\n"
@@ -255,15 +255,45 @@ TEST(DeviceNodeConfig, devices_and_model_params_parse) {
   EXPECT_EQ(c.transport.kind, TransportConfig::Kind::kKernelTcp);
 }
 
-TEST(DeviceNodeConfig, unknown_model_param_is_named) {
+// The loader knows no model: it carries the name and parameters as written, with their keys
+// and lines, for the device node's model table to check (tests/device/model_config_test.cpp).
+TEST(DeviceNodeConfig, model_and_params_are_carried_as_written_with_their_lines) {
+  TempYaml y(
+      "devices:\n"
+      "  - guests: [{id: 1, psk_file: /etc/ferry/psk}]\n"
+      "    model: warp-drive\n"
+      "    params:\n"
+      "      warp_speed: 9\n");
+  DeviceNodeConfig c = load_device_node(y.path());
+  ASSERT_EQ(c.devices.size(), 1u);
+  EXPECT_EQ(c.devices[0].model, "warp-drive");
+  EXPECT_EQ(c.devices[0].model_source.key, "devices[0].model");
+  EXPECT_EQ(c.devices[0].model_source.line, 3);
+  EXPECT_EQ(c.devices[0].params.at("warp_speed"), 9u);
+  EXPECT_EQ(c.devices[0].param_sources.at("warp_speed").key, "devices[0].params.warp_speed");
+  EXPECT_EQ(c.devices[0].param_sources.at("warp_speed").line, 5);
+}
+
+TEST(DeviceNodeConfig, a_device_without_model_leaves_the_choice_to_the_device_node) {
+  TempYaml y("devices:\n  - guests: [{id: 1, psk_file: /etc/ferry/psk}]\n");
+  DeviceNodeConfig c = load_device_node(y.path());
+  ASSERT_EQ(c.devices.size(), 1u);
+  EXPECT_EQ(c.devices[0].model, "");
+}
+
+TEST(DeviceNodeConfig, model_params_must_be_unsigned_integers_and_the_model_a_name) {
   TempYaml y(
       "devices:\n"
       "  - guests: [{id: 1, psk_file: /etc/ferry/psk}]\n"
       "    params:\n"
-      "      warp_speed: 9\n");
+      "      dma_buffer_size: big\n");
   ConfigError e = expect_error([&] { load_device_node(y.path()); });
-  EXPECT_EQ(e.key(), "devices[0].params.warp_speed");
+  EXPECT_EQ(e.key(), "devices[0].params.dma_buffer_size");
   EXPECT_EQ(e.line(), 4);
+  TempYaml empty("devices:\n  - guests: [{id: 1, psk_file: /etc/ferry/psk}]\n    model: ''\n");
+  e = expect_error([&] { load_device_node(empty.path()); });
+  EXPECT_EQ(e.key(), "devices[0].model");
+  EXPECT_EQ(e.line(), 3);
 }
 
 TEST(DeviceNodeConfig, a_device_wide_psk_is_refused_in_favour_of_per_guest_keys) {

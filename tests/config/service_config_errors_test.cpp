@@ -162,6 +162,14 @@ TEST_F(ServiceConfigErrors, an_out_of_range_value_exits_2_naming_file_key_and_li
                  "devices[0].params.dma_buffer_size", 16);
 }
 
+// The device node's model table (model_factory.cpp) checks models and their parameters before
+// anything starts; the configuration only carries them.
+TEST_F(ServiceConfigErrors, an_unknown_model_or_model_parameter_exits_2_naming_file_key_and_line) {
+  expect_refused("ferry-device-node", 15, "    model: gpu", "devices[0].model");
+  expect_refused("ferry-device-node", 15, "    model: accel\n    params: {dma_buffer_size: 4096}",
+                 "devices[0].params.dma_buffer_size", 16);
+}
+
 TEST_F(ServiceConfigErrors, a_bad_pci_address_exits_2_naming_file_key_and_line) {
   for (const char *s : kServices) {
     expect_refused(s, 5, "  allow: ['0000:00:1f.9']", "eal.allow");  // function > 7

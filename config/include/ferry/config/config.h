@@ -127,15 +127,18 @@ struct GuestKeyConfig {
 struct DeviceConfig {
   uint32_t device_id = 1;
   std::vector<GuestKeyConfig> guests;
-  std::string model = "edu";               // "edu" or "accel"
+  // The model and its parameters as written; the device node's model table
+  // (device-node/src/model_factory.cpp) knows which models there are and checks them.
+  std::string model;                       // empty: the device node's default model
   std::map<std::string, uint64_t> params;  // model parameters (e.g. dma_buffer_size)
   int lane = -1;                           // the lane that offers it; -1: every lane
-  // Where each parameter was written (key path and line), for the range errors the models
-  // find when the device node checks them (before it starts anything).
+  // Where the model and each parameter were written (key path and line; line 0 when not
+  // from a file), for the errors the device node finds when it checks them.
   struct Source {
     std::string key;
     int line = 0;
   };
+  Source model_source;
   std::map<std::string, Source> param_sources;
 };
 
@@ -182,7 +185,8 @@ struct GuestConfig {
   std::array<uint64_t, 6> bar_sizes{1u << 20, 0, 0, 0, 0, 0};
 };
 
-// Each throws ConfigError on any problem (missing file included).
+// Each throws ConfigError on any problem (missing file included). Device models and their
+// parameters are the device node's to check (ferry::device::check_device_models).
 DataplaneConfig load_dataplane(const std::string &path);
 DeviceNodeConfig load_device_node(const std::string &path);
 GuestConfig load_guest(const std::string &path);

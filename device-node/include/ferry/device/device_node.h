@@ -168,6 +168,12 @@ class StatsVisitor {
 class Session;
 class Outbox;
 
+// Checks every device's model and parameters against the model table (model_factory.cpp)
+// before anything starts. Throws config::ConfigError naming cfg.file, the key
+// (devices[i].model, devices[i].params.KEY) and its line; where the configuration was not
+// read from a file (no line), the key names the device by id.
+void check_device_models(const config::DeviceNodeConfig &cfg);
+
 class DeviceNode {
  public:
   // Loads every device's PSK (proto::read_psk_file) and checks its model and parameters.

@@ -6,7 +6,9 @@
 // To add a model: implement DeviceModel in one file (see edu.cpp, accel.cpp), with its name
 // (kName) and the parameters it takes (kParams), and add one line to the table in
 // model_factory.cpp. That table is the only list of models: the configuration carries a
-// model's name and parameters as written, and make_model()/check_model() check them.
+// model's name and parameters as written, and make_model()/check_model() check them. The
+// constructor calls check_params() and throws only ModelError, so that every configuration
+// problem points at its key (check_device_models in device_node.h).
 //
 // Threading: a model and its context are driven from one polling thread; nothing here is
 // thread-safe. No call below re-enters the model: DMA completions arrive through dma_done()
