@@ -13,8 +13,8 @@
 //   --cdf N: latency records also carry "cdf_ns", N+1 quantiles from the fastest to the slowest
 //            sample (ferry bench plots the latency CDF from them).
 // Every result the device returns is checked; a wrong one fails the run (exit 1).
-// ferry-probe-local is this source linked against local_dev.cpp (GUEST is local:edu or
-// local:accel): the same driver and measurement code against the model in-process.
+// ferry-probe-local is this source linked against local_dev.cpp (GUEST is local:MODEL,
+// e.g. local:edu): the same driver and measurement code against the model in-process.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>

@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "ferry/device/edu.h"
 #include "ferry/device/model.h"
 #include "ferry/guest.h"
 #include "trap/trap.h"
@@ -223,17 +224,16 @@ extern "C" {
 ferry_dev *ferry_open(const char *config_path) {
   t_open_error.clear();
   const std::string spec = config_path != nullptr ? config_path : "";
-  ferry::device::ModelParams params;
-  std::string model;
-  if (spec == "local:edu") {
-    model = "edu";
-    params["dma_buffer_size"] = 1 << 20;  // as the lab's device node (1 MiB transfers)
-  } else if (spec == "local:accel") {
-    model = "accel";
-  } else {
-    t_open_error = "the local baseline opens 'local:edu' or 'local:accel', not '" + spec + "'";
+  // "local:MODEL", MODEL any name in the device node's model table (model_factory.cpp).
+  const std::string prefix = "local:";
+  if (spec.rfind(prefix, 0) != 0 || spec.size() == prefix.size()) {
+    t_open_error = "the local baseline opens 'local:MODEL' (e.g. local:edu), not '" + spec + "'";
     return nullptr;
   }
+  const std::string model = spec.substr(prefix.size());
+  ferry::device::ModelParams params;
+  if (model == ferry::device::EduModel::kName)
+    params["dma_buffer_size"] = 1 << 20;  // as the lab's device node (1 MiB transfers)
   auto dev = std::make_unique<ferry_dev>();
   try {
     dev->model = ferry::device::make_model(model, params, dev->ctx);
