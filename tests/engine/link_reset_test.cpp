@@ -20,17 +20,6 @@ namespace {
 
 using Kind = engine::TransportOptions::Kind;
 
-struct UdpPair {
-  uint16_t pa = free_port(SOCK_DGRAM), pb = free_port(SOCK_DGRAM);
-  TestLink ca = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
-  TestLink cb = kernel_cfg(Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
-  std::unique_ptr<engine::Engine> make(engine::RecordHandler &h, bool side_a) {
-    const auto &c = side_a ? ca : cb;
-    return std::make_unique<engine::Engine>(engine::make_transport(c, engine::Role::kConnect), h,
-                                            opts(c));
-  }
-};
-
 // A frame as the attacker builds it: header fields of its choice, records, a correct FCS.
 std::vector<uint8_t> forged_frame(uint8_t flags, uint32_t stream_id, uint64_t seq, uint64_t ack,
                                   uint64_t record_seq) {

@@ -40,6 +40,20 @@ inline engine::EngineOptions opts(const TestLink &t) {
   return o;
 }
 
+// Two kernel-UDP engine endpoints on loopback, each the other's peer.
+struct UdpPair {
+  uint16_t pa = free_port(SOCK_DGRAM), pb = free_port(SOCK_DGRAM);
+  TestLink ca =
+      kernel_cfg(engine::TransportOptions::Kind::kKernelUdp, "127.0.0.1", pa, "127.0.0.1", pb);
+  TestLink cb =
+      kernel_cfg(engine::TransportOptions::Kind::kKernelUdp, "127.0.0.1", pb, "127.0.0.1", pa);
+  std::unique_ptr<engine::Engine> make(engine::RecordHandler &h, bool side_a) {
+    const auto &c = side_a ? ca : cb;
+    return std::make_unique<engine::Engine>(engine::make_transport(c, engine::Role::kConnect), h,
+                                            opts(c));
+  }
+};
+
 // Runs both engines (and their housekeeping every 64 iterations) until done() or timeout.
 inline bool drive(engine::Engine &a, engine::Engine &b, const std::function<bool()> &done,
                   int timeout_ms = 20000) {
