@@ -55,6 +55,10 @@ void Session::send(proto::RecordType type, std::span<const uint8_t> head,
 
 bool Session::seal_next(uint16_t q, Descriptor &d) {
   Queue &qs = queues_[q];
+  const auto kind = static_cast<Kind>(d.hdr.kind);
+  // Binds the DMA announcements to what depends on them: a completion or interrupt carries,
+  // sealed, how many kDmaSync announcements went out before it (docs/protocol.md, DMA).
+  if (kind == Kind::kCompletion || kind == Kind::kInterrupt) d.body.offset.set(announced_);
   d.hdr.queue.set(q);
   d.hdr.channel.set(setup_.channel);
   d.hdr.seq.set(qs.tx_seq + 1);  // the counter; seal() adds the key epoch
@@ -67,6 +71,7 @@ bool Session::seal_next(uint16_t q, Descriptor &d) {
   }
   ++qs.tx_seq;
   ++qs.stats.sent;
+  if (kind == Kind::kDmaSync) ++announced_;  // its caller sends it before sealing anything else
   return true;
 }
 

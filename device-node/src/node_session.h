@@ -72,8 +72,10 @@ class Session final : public DeviceContext {
   void send(proto::RecordType type, std::span<const uint8_t> head,
             std::span<const uint8_t> tail = {});
   // Numbers (next sequence of queue q, device -> guest) and seals a descriptor whose kind
-  // and body the caller filled. False when it could not be sealed (a rekey step failed):
-  // then d is wiped, the failure counted (seal_failures) and the number stays unused.
+  // and body the caller filled; a kCompletion or kInterrupt gets body.offset = the kDmaSync
+  // announcements sealed so far (a sealed kDmaSync must be sent before the next seal). False when
+  // it could not be sealed (a rekey step failed): then d is wiped, the failure counted
+  // (seal_failures) and the number stays unused.
   bool seal_next(uint16_t q, proto::Descriptor &d);
   // seal_next(), then sends d (which holds the sealed bytes afterwards). False: nothing sent.
   bool send_sealed(uint16_t q, proto::Descriptor &d);
@@ -123,8 +125,9 @@ class Session final : public DeviceContext {
   std::vector<Queue> queues_;
   DmaEngine dma_;
   uint32_t pending_irq_ = 0;
-  bool failed_ = false;  // a guest->device gap was never filled: nothing more is executed
-  size_t activity_ = 0;  // records sent or queued, DMA completions delivered
+  uint64_t announced_ = 0;  // device kDmaSync announcements sealed (each is sent at once)
+  bool failed_ = false;     // a guest->device gap was never filled: nothing more is executed
+  size_t activity_ = 0;     // records sent or queued, DMA completions delivered
   std::unique_ptr<DeviceModel> model_;  // last: built once the context is complete
 };
 

@@ -43,6 +43,12 @@ bool valid_size(unsigned size) {
   return size == 1 || size == 2 || size == 4 || size == 8;
 }
 
+void raise_to(std::atomic<uint64_t> &a, uint64_t v) {
+  uint64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+  }
+}
+
 }  // namespace
 
 Device::Device(const config::GuestConfig &cfg)
@@ -187,8 +193,15 @@ void Device::handshake(const proto::Psk &psk) {
   }
 }
 
+void Device::on_sequence_gap(Queue &) {
+  failed_.store(true, std::memory_order_release);
+}
+
 void Device::on_descriptor(Queue &q, const Descriptor &d) {
-  switch (static_cast<Kind>(d.hdr.kind)) {
+  const auto kind = static_cast<Kind>(d.hdr.kind);
+  if (kind == Kind::kCompletion || kind == Kind::kInterrupt)
+    raise_to(announcements_due_, d.body.offset.get());  // sealed: the host cannot lower it
+  switch (kind) {
     case Kind::kCompletion:
       if (d.body.status == static_cast<uint8_t>(proto::Status::kSeqGap)) [[unlikely]] {
         failed_.store(true, std::memory_order_release);  // authentic: only the node seals it
@@ -209,6 +222,7 @@ void Device::on_descriptor(Queue &q, const Descriptor &d) {
       irq_pending_.fetch_or(static_cast<uint32_t>(d.body.value.get()), std::memory_order_acq_rel);
       break;
     case Kind::kDmaSync: {
+      announcements_received_.fetch_add(1, std::memory_order_acq_rel);
       std::lock_guard<std::mutex> lk(dma_.mutex());
       dma_.on_device_sync(d.body.addr.get(), d.body.value.get(), d.body.offset.get(),
                           d.body.len.get());
@@ -259,6 +273,10 @@ int Device::wait_locked(Queue &qu, uint64_t seq, const Deadline &deadline, uint6
   for (;;) {
     int n = qu.poll(kPollBudget, *this);
     if (qu.awaited.done) break;
+    if (failed_.load(std::memory_order_acquire)) [[unlikely]] {
+      qu.awaited.seq = 0;  // e.g. its completion came past a withheld one: never taken
+      return -EPROTO;
+    }
     // Checked on every pass, not only when idle: a host flooding the CQ with forgeries must
     // not keep a read waiting past its timeout.
     if (deadline.passed()) {
@@ -371,9 +389,33 @@ int Device::sync_for_cpu(uint16_t q, uint64_t dma_addr, size_t len) {
   for (uint32_t i = 0; i < max_passes && qu.poll(kPollBudget, *this) == kPollBudget; ++i) {
   }
   poll_others(q);
-  if (int e = failed_errno(); e != 0) return e;
+  if (int e = wait_announcements(qu); e != 0) return e;
   std::lock_guard<std::mutex> dl(dma_.mutex());
   return dma_.open_for_cpu(qu.crypto(), dma_addr, len, qu.staging);
+}
+
+int Device::wait_announcements(Queue &qu) {
+  const Deadline deadline = Deadline::in_ms(cfg_.mmio_timeout_ms);
+  IdlePoller idler(cfg_.idle);
+  for (;;) {
+    if (int e = failed_errno(); e != 0) return e;
+    if (announcements_received_.load(std::memory_order_acquire) >=
+        announcements_due_.load(std::memory_order_acquire))
+      return 0;
+    // Honest hosts only lag: the announcements sit in queue 0's CQ (maybe more than one
+    // poll's budget of them, or another thread is taking them). Withheld ones never come.
+    if (deadline.passed()) {
+      announcements_missing_.fetch_add(1, std::memory_order_relaxed);
+      failed_.store(true, std::memory_order_release);
+      return -EPROTO;
+    }
+    int n = qu.poll(kPollBudget, *this);
+    poll_others(qu.index());
+    if (n > 0)
+      idler.busy();
+    else
+      idler.idle();
+  }
 }
 
 void Device::poll_others(uint16_t q) {
@@ -427,6 +469,7 @@ DeviceStats Device::stats() {
     s.bad_index += qs.bad_index.load();
     s.stale += qs.stale.load();
     s.ring_full += qs.ring_full.load();
+    s.seq_gaps += qs.seq_gaps.load();
     s.handshake_answers_ignored = handshake_answers_ignored_;
     std::lock_guard<std::mutex> lk(q->mutex());
     const proto::RekeyStats &r = q->crypto().rekey_stats();
@@ -436,6 +479,7 @@ DeviceStats Device::stats() {
     s.rekey.epoch_rejects += r.epoch_rejects;
     s.rekey.epoch_trials_refused += r.epoch_trials_refused;
   }
+  s.announcements_missing = announcements_missing_.load();
   std::lock_guard<std::mutex> lk(dma_.mutex());
   s.dma = dma_.stats();
   return s;

@@ -21,6 +21,8 @@ namespace ferry::guest {
 struct DeviceStats {
   uint64_t posted = 0, received = 0, auth_failed = 0, replayed = 0, malformed = 0, bad_index = 0,
            stale = 0, ring_full = 0;
+  uint64_t seq_gaps = 0;                   // authentic descriptors past a withheld one
+  uint64_t announcements_missing = 0;      // sync_for_cpu calls failed on a missing kDmaSync
   uint64_t handshake_answers_ignored = 0;  // forged Rejects or Accepts that did not verify
   proto::RekeyStats rekey;                 // summed over the queues
   DmaStats dma;
@@ -75,6 +77,11 @@ class Device final : CompletionHandler {
   void handshake(const proto::Psk &psk);
   void start(const proto::SessionSecrets &secrets);
   void on_descriptor(Queue &q, const proto::Descriptor &d) override;
+  void on_sequence_gap(Queue &q) override;
+  // Waits (polling every queue, up to mmio_timeout_ms) until every device kDmaSync that an
+  // authentic completion or interrupt said was sent before it has arrived. 0, or -EPROTO
+  // (the session fails: the host withheld an announcement). Runs with q's mutex held.
+  int wait_announcements(Queue &q);
   // The *_locked steps run with the queue's mutex held.
   static void fill_read(proto::Descriptor &d, unsigned bar, uint64_t off, unsigned size);
   int post_locked(Queue &qu, const proto::Descriptor &d, const Deadline &deadline);
@@ -96,6 +103,11 @@ class Device final : CompletionHandler {
   // kSeqGap completion): the session failed closed and every later call fails with -EPROTO.
   std::atomic<bool> failed_{false};
   int failed_errno() const { return failed_.load(std::memory_order_acquire) ? -EPROTO : 0; }
+  // Device kDmaSync announcements received (authentic, in order), and the most any authentic
+  // completion or interrupt says the device sent before it (its high-water mark, body.offset).
+  std::atomic<uint64_t> announcements_received_{0};
+  std::atomic<uint64_t> announcements_due_{0};
+  std::atomic<uint64_t> announcements_missing_{0};
   uint32_t session_id_ = 0;
   uint64_t handshake_answers_ignored_ = 0;
 };

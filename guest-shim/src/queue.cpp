@@ -23,6 +23,7 @@ void Queue::start_session(proto::Aead &aead, const proto::SessionSecrets &secret
   crypto_->set_rekey(rekey);
   replay_.reset();
   next_seq_ = 1;
+  next_rx_ = 1;
 }
 
 int Queue::seal(Descriptor &d, uint64_t &seq) {
@@ -121,10 +122,17 @@ int Queue::poll(int budget, CompletionHandler &h) {
       stats_.auth_failed.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    if (seq != next_rx_) [[unlikely]] {
+      // Authentic and new, but not the next: the one before it was withheld. Never skipped.
+      stats_.seq_gaps.fetch_add(1, std::memory_order_relaxed);
+      h.on_sequence_gap(*this);
+      continue;
+    }
     if (!replay_.update(seq)) [[unlikely]] {
       stats_.replayed.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    ++next_rx_;
     stats_.received.fetch_add(1, std::memory_order_relaxed);
     h.on_descriptor(*this, d);
   }

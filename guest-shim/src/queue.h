@@ -30,12 +30,17 @@ struct QueueStats {
   std::atomic<uint64_t> malformed{0};    // bad header, wrong queue or channel (dropped)
   std::atomic<uint64_t> bad_index{0};    // polls that found an impossible ring index
   std::atomic<uint64_t> stale{0};        // authentic completions nobody waits for any more
+  std::atomic<uint64_t> seq_gaps{0};     // authentic descriptors past a missing one (dropped)
 };
 
-// Receives each descriptor of a CQ that authenticated and was new.
+// Receives each descriptor of a CQ that authenticated and was the next in its stream.
 class CompletionHandler {
  public:
   virtual void on_descriptor(class Queue &q, const proto::Descriptor &d) = 0;
+  // An authentic descriptor came with a later sequence number than the next one due: the host
+  // withheld one (the relay fills each CQ in the device's order, so an honest host never
+  // does). The descriptor is not delivered.
+  virtual void on_sequence_gap(class Queue &q) = 0;
 
  protected:
   ~CompletionHandler() = default;
@@ -73,8 +78,9 @@ class Queue {
                     uint64_t &seq);
 
   // Takes up to `budget` slots from the CQ; each is copied out, checked, authenticated and
-  // replay-checked, and the good ones go to `h`. Returns slots taken, or -EBADMSG when the
-  // producer index is impossible.
+  // replay-checked; the good ones go to `h` when they are the next of the device's stream
+  // (consecutive counters), and one past a missing number to h.on_sequence_gap(). Returns slots
+  // taken, or -EBADMSG when the producer index is impossible.
   int poll(int budget, CompletionHandler &h);
   // Raw ring access for the (unsealed) handshake: 1, 0 or -EBADMSG as RingConsumer::pop.
   int pop_raw(proto::Descriptor &out) { return cq_.pop(out); }
@@ -102,6 +108,7 @@ class Queue {
   proto::ReplayWindow replay_;
   std::unique_ptr<proto::SessionCrypto> crypto_;
   uint64_t next_seq_ = 1;
+  uint64_t next_rx_ = 1;  // the device -> guest counter due next on this CQ
   std::mutex mu_;
   QueueStats stats_;
 };

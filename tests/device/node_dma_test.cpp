@@ -104,6 +104,35 @@ TEST(NodeDma, device_announces_the_dirty_range_it_wrote) {
   }
 }
 
+TEST(NodeDma, completions_and_interrupts_carry_the_dma_syncs_sent_before_them) {
+  NodeRig rig(big_edu_and_accel());
+  TestGuest::Options o = rig.guest_options(1);
+  o.n_queues = 2;
+  TestGuest g(rig.bench, rig.psk.psk(), o);
+  ASSERT_TRUE(g.connect());
+  edu_dma(g, kBuf, kBase, 3 * 4096, kToRamIrq);  // three chunks announced, then the interrupt
+  edu_dma(g, kBuf, kBase + 0x8000, 100, kToRamIrq);
+  ASSERT_EQ(g.irqs().size(), 2u);
+  // A completion on the other queue counts every announcement sent before it.
+  const uint64_t seq = g.post_read(0, EduModel::kRegDmaCmd, 8, 1);
+  rig.bench.pump();
+  ASSERT_NE(g.completion(seq, 1), nullptr);
+  EXPECT_EQ(g.completion(seq, 1)->body.offset.get(), 4u);
+  // On queue 0, each completion and interrupt carries the announcements that precede it.
+  uint64_t announced = 0, stamped = 0;
+  for (const proto::Descriptor &d : g.opened) {
+    if (d.hdr.queue.get() != 0) continue;
+    if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kDmaSync)) {
+      ++announced;
+    } else {
+      EXPECT_EQ(d.body.offset.get(), announced) << "kind " << unsigned{d.hdr.kind};
+      ++stamped;
+    }
+  }
+  EXPECT_EQ(announced, 4u);
+  EXPECT_EQ(stamped, 2u);  // the two interrupts
+}
+
 TEST(NodeDma, pieces_of_any_size_are_reassembled) {
   for (uint32_t piece : {7u, 64u, 1000u, 4096u}) {
     NodeRig rig;

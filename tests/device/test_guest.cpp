@@ -185,6 +185,7 @@ void TestGuest::on_descriptor(const Descriptor &raw) {
     return;
   }
   rx_window_[q].update(proto::seq_counter(d.hdr.seq.get()));
+  opened.push_back(d);
   switch (static_cast<Kind>(d.hdr.kind)) {
     case Kind::kCompletion:
       completions_[{q, d.body.addr.get()}] = d;

@@ -130,6 +130,8 @@ class TestGuest {
   std::map<uint64_t, StoredChunk> window;
   // Raw sealed records the guest received, for byte comparisons.
   std::vector<proto::Descriptor> received;
+  // The records that authenticated, opened, in the order they arrived.
+  std::vector<proto::Descriptor> opened;
   uint64_t auth_failures = 0, replays = 0;
   uint32_t channel() const { return o_.channel; }
   const Options &options() const { return o_; }

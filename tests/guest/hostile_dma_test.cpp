@@ -31,8 +31,11 @@ class HostileDma : public ::testing::Test {
   void SetUp() override {
     ResponderOptions o;
     o.params["dma_buffer_size"] = 4 * kChunk;
+    o.region.n_queues = 2;  // queue 1: a driver thread the device's queue-0 traffic bypasses
     r = std::make_unique<Responder>(o);
-    dev = open_guest(r->guest_config());
+    config::GuestConfig cfg = r->guest_config();
+    cfg.n_queues = 2;
+    dev = open_guest(cfg);
     ASSERT_TRUE(dev);
     pattern.resize(2 * kChunk);
     for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<uint8_t>(i * 7 + 1);
@@ -150,6 +153,77 @@ TEST_F(HostileDma, a_dropped_guest_dma_sync_fails_the_session_instead_of_running
   EXPECT_EQ(ferry_dma_sync_for_device(dev.get(), src_dma, kChunk), -EPROTO);
   uint32_t v = 0;
   EXPECT_EQ(ferry_wait_irq(dev.get(), &v, 10), -EPROTO);
+}
+
+// The device writes new contents into dst (both chunks); the host withholds `withheld` of
+// the two kDmaSync announcements and, once the transfer is done, puts the old chunks (the
+// fixture's, still the guest's announced versions) back: served without the check, they
+// open fine and the driver reads the previous output.
+class WithheldAnnouncement : public HostileDma {
+ protected:
+  void SetUp() override {
+    HostileDma::SetUp();
+    old0 = save(first);
+    old1 = save(first + 1);
+    load_device(std::vector<uint8_t>(2 * kChunk, 0x5a));
+  }
+  void withhold(size_t withheld) {
+    r->paused([&] { r->to_host().drop_next_of_kind(proto::Kind::kDmaSync, withheld); });
+  }
+  void serve_old_chunks() {
+    restore(first, old0);
+    restore(first + 1, old1);
+  }
+  Saved old0, old1;
+};
+
+TEST_F(WithheldAnnouncement, the_interrupt_behind_a_withheld_dma_sync_fails_the_wait_and_sync) {
+  withhold(2);
+  ferry_iowrite64(dev.get(), 0, EduModel::kRegDmaSrc, EduModel::kDmaBufferAddr);
+  ferry_iowrite64(dev.get(), 0, EduModel::kRegDmaDst, dst_dma);
+  ferry_iowrite64(dev.get(), 0, EduModel::kRegDmaCount, 2 * kChunk);
+  ferry_iowrite64(dev.get(), 0, EduModel::kRegDmaCmd,
+                  EduModel::kDmaCmdStart | EduModel::kDmaCmdToRam | EduModel::kDmaCmdIrq);
+  uint32_t vectors = 0;
+  // The interrupt comes after the announcements on queue 0: it is not taken past the gap.
+  EXPECT_EQ(ferry_wait_irq(dev.get(), &vectors, 2000), -EPROTO);
+  serve_old_chunks();
+  EXPECT_EQ(ferry_dma_sync_for_cpu(dev.get(), dst_dma, 2 * kChunk), -EPROTO);
+  EXPECT_TRUE(untouched()) << "the previous output was handed to the driver";
+  EXPECT_GT(dev->impl->stats().seq_gaps, 0u);
+}
+
+TEST_F(WithheldAnnouncement, one_dma_sync_dropped_in_the_middle_of_the_stream_fails_the_session) {
+  withhold(1);  // the first chunk's; the second chunk's and the status reads go through
+  EXPECT_EQ(edu_dma(dev.get(), EduModel::kDmaBufferAddr, dst_dma, 2 * kChunk, true), -EPROTO);
+  serve_old_chunks();
+  EXPECT_EQ(ferry_dma_sync_for_cpu(dev.get(), dst_dma, 2 * kChunk), -EPROTO);
+  EXPECT_TRUE(untouched());
+  EXPECT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~0u);
+  EXPECT_EQ(ferry_last_error(dev.get()), -EPROTO);
+}
+
+TEST_F(WithheldAnnouncement, a_completion_on_another_queue_binds_the_dma_syncs_sent_before_it) {
+  // Queue 0 carries only the announcements, all withheld: no gap shows on it. The driver
+  // runs the transfer and sees it finish on queue 1, whose completions say how many
+  // announcements the device had sent.
+  withhold(2);
+  guest::Device &d = *dev->impl;
+  ASSERT_EQ(d.write(1, 0, EduModel::kRegDmaSrc, 8, EduModel::kDmaBufferAddr), 0);
+  ASSERT_EQ(d.write(1, 0, EduModel::kRegDmaDst, 8, dst_dma), 0);
+  ASSERT_EQ(d.write(1, 0, EduModel::kRegDmaCount, 8, 2 * kChunk), 0);
+  ASSERT_EQ(d.write(1, 0, EduModel::kRegDmaCmd, 8, EduModel::kDmaCmdStart | EduModel::kDmaCmdToRam),
+            0);
+  uint64_t cmd = EduModel::kDmaCmdStart;
+  for (int i = 0; i < 50000 && (cmd & EduModel::kDmaCmdStart) != 0; ++i)
+    ASSERT_EQ(d.read(1, 0, EduModel::kRegDmaCmd, 8, cmd), 0);
+  ASSERT_EQ(cmd & EduModel::kDmaCmdStart, 0u);
+  serve_old_chunks();
+  EXPECT_EQ(d.sync_for_cpu(1, dst_dma, 2 * kChunk), -EPROTO);
+  EXPECT_TRUE(untouched()) << "the previous output was handed to the driver";
+  EXPECT_EQ(d.stats().announcements_missing, 1u);
+  uint64_t v = 0;
+  EXPECT_EQ(d.read(1, 0, EduModel::kRegLiveness, 4, v), -EPROTO);  // the session failed
 }
 
 TEST_F(HostileDma, a_chunk_spliced_from_another_address_is_refused) {

@@ -96,5 +96,22 @@ TEST(Ordering, a_ring_that_stays_full_fails_the_write_with_etimedout) {
   EXPECT_EQ(ferry_last_error(dev.get()), 0);
 }
 
+TEST(Ordering, a_completion_the_host_drops_fails_the_next_read_instead_of_being_forgotten) {
+  Responder r;
+  auto dev = open_guest(r.guest_config(300));
+  ASSERT_TRUE(dev);
+  ferry_iowrite32(dev.get(), 0, EduModel::kRegLiveness, 7);
+  ASSERT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~7u);
+  r.paused([&] { r.to_host().drop_next_of_kind(proto::Kind::kCompletion); });
+  EXPECT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~0u);
+  EXPECT_EQ(ferry_last_error(dev.get()), -ETIMEDOUT);  // its answer never came
+  // The next answer is authentic, but its sequence number says one is missing before it.
+  EXPECT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~0u);
+  EXPECT_EQ(ferry_last_error(dev.get()), -EPROTO);
+  EXPECT_EQ(dev->impl->stats().seq_gaps, 1u);
+  ferry_iowrite32(dev.get(), 0, EduModel::kRegLiveness, 8);
+  EXPECT_EQ(ferry_last_error(dev.get()), -EPROTO) << "the session failed for good";
+}
+
 }  // namespace
 }  // namespace ferry

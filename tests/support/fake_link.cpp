@@ -1,5 +1,6 @@
 #include "fake_link.h"
 
+#include <cstddef>
 #include <cstring>
 
 namespace ferry::testing {
@@ -14,6 +15,12 @@ bool FakeLink::emit(proto::RecordType type, uint32_t channel, std::span<const ui
   if (drop_ > 0) {
     --drop_;
     return true;  // taken, then lost on the "wire"
+  }
+  if (drop_of_kind_ > 0 && type == proto::RecordType::kDescriptor &&
+      head.size() >= sizeof(proto::DescHeader) &&
+      head[offsetof(proto::DescHeader, kind)] == static_cast<uint8_t>(drop_kind_)) {
+    --drop_of_kind_;
+    return true;
   }
   std::vector<uint8_t> rec(sizeof(proto::RecordHeader) + head.size() + tail.size());
   proto::RecordHeader h{};

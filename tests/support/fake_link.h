@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "ferry/proto/descriptor.h"
 #include "ferry/proto/frame.h"
 #include "ferry/proto/record_sink.h"
 
@@ -34,6 +35,12 @@ class FakeLink : public proto::RecordSink {
   // Test hooks: drop or duplicate the next record that is emitted.
   void drop_next(size_t n = 1) { drop_ += n; }
   void duplicate_next(size_t n = 1) { dup_ += n; }
+  // Drops the next n descriptor records of `kind` that are emitted (a host that withholds
+  // chosen descriptors; the kind is in the cleartext header); other records pass.
+  void drop_next_of_kind(proto::Kind kind, size_t n = 1) {
+    drop_kind_ = kind;
+    drop_of_kind_ += n;
+  }
   // Gives access to the queued raw records (header + payload) to tamper with in tests.
   std::deque<std::vector<uint8_t>> &raw() { return q_; }
 
@@ -41,7 +48,8 @@ class FakeLink : public proto::RecordSink {
   size_t capacity_;
   std::deque<std::vector<uint8_t>> q_;
   uint64_t emitted_ = 0, refused_ = 0, malformed_ = 0;
-  size_t drop_ = 0, dup_ = 0;
+  size_t drop_ = 0, dup_ = 0, drop_of_kind_ = 0;
+  proto::Kind drop_kind_ = proto::Kind::kInvalid;
 };
 
 }  // namespace ferry::testing

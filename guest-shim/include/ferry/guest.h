@@ -12,8 +12,9 @@
  *   -EBADMSG    what came back did not authenticate, or the shared rings were corrupted
  *   -EIO        the device answered with an error status (refused access, failed DMA)
  *   -EPROTO     the session failed closed: something the guest sent never reached the
- *               device (a sequence gap), so nothing after it ran; every later call fails
- *               this way until the device is reopened
+ *               device (a sequence gap), so nothing after it ran, or something the device
+ *               sent never reached the guest (a completion, interrupt or DMA announcement
+ *               withheld); every later call fails this way until the device is reopened
  *   -ENOTCONN   the data plane is gone (region no longer marked ready, heartbeat stopped)
  *               or the device lost the session
  *   -EINVAL     bad argument (BAR, range outside a mapping, unknown pointer, ...)

@@ -27,12 +27,13 @@ struct [[gnu::packed]] DescHeader {
 // Meaning of each field per kind:
 //   kMmioRead    bar, size, offset
 //   kMmioWrite   bar, size, offset, value
-//   kCompletion  op = kind answered, status, size, value = read data, addr = request seq
+//   kCompletion  op = kind answered, status, size, value = read data, addr = request seq,
+//                offset = device kDmaSync announcements sent before it in the session
 //   kDmaSync     guest->device: addr = first chunk's device address, len = bytes (whole
 //                chunks), value = version of the first chunk (+1 per following chunk).
 //                device->guest: addr = chunk device address, value = version,
 //                offset = first dirty byte in the chunk, len = dirty bytes.
-//   kInterrupt   value = vector bitmask
+//   kInterrupt   value = vector bitmask, offset = as kCompletion's
 //   kHandshake   not sealed: header.seq = fragment info, body+tag = 48 payload bytes
 struct [[gnu::packed]] DescBody {
   uint8_t op;
