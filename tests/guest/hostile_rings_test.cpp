@@ -1,7 +1,8 @@
 // A hostile host attacks the rings while the shim runs: impossible and backwards indices,
 // duplicated, replayed and forged completions, and random writes all over the region. The
 // shim must never crash, never wait past its timeout, never hand out forged data, report
-// errors, and work again once the attack stops.
+// errors, and work again once the attack stops (unless it deleted a genuine completion: then
+// the session fails closed with -EPROTO).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -165,6 +166,19 @@ TEST(HostileRings, completions_replayed_from_earlier_are_dropped) {
   EXPECT_GT(dev->impl->stats().replayed, 0u);
 }
 
+// After an attack that overwrote CQ slots: a genuine completion the guest had not taken yet
+// is gone, and the next one's counter shows the hole, so the session fails closed (-EPROTO)
+// instead of recovering; the guest only goes on when no genuine one was lost.
+void expect_fails_closed_if_one_was_lost(ferry_dev *dev) {
+  const uint32_t id = ferry_ioread32(dev, 0, device::EduModel::kRegId);
+  if (dev->impl->stats().seq_gaps == 0) {
+    EXPECT_EQ(id, device::EduModel::kId);
+  } else {
+    EXPECT_EQ(id, 0xffffffffu);
+    EXPECT_EQ(ferry_last_error(dev), -EPROTO);
+  }
+}
+
 TEST(HostileRings, an_old_completion_written_over_a_fresh_one_is_not_accepted) {
   Responder r;
   auto dev = open_guest(r.guest_config(kTimeoutMs));
@@ -173,18 +187,22 @@ TEST(HostileRings, an_old_completion_written_over_a_fresh_one_is_not_accepted) {
   Descriptor old{};
   bool have_old = false;
   uint64_t pass = 0;
-  run_attack(r, dev.get(), [&](Responder &rr) {
-    proto::RingHeader *cq = rr.region().cq(0);
-    uint32_t prod = std::atomic_ref<uint32_t>(cq->prod.value).load();
-    if (prod == 0) return;
-    Descriptor *slot = &ring_slots(cq)[(prod - 1) & (slots - 1)];
-    if (!have_old) {
-      std::memcpy(&old, slot, sizeof(old));
-      have_old = true;
-    } else if (++pass % 16 == 0) {
-      std::memcpy(slot, &old, sizeof(old));  // may land before the guest reads the slot
-    }
-  });
+  run_attack(
+      r, dev.get(),
+      [&](Responder &rr) {
+        proto::RingHeader *cq = rr.region().cq(0);
+        uint32_t prod = std::atomic_ref<uint32_t>(cq->prod.value).load();
+        if (prod == 0) return;
+        Descriptor *slot = &ring_slots(cq)[(prod - 1) & (slots - 1)];
+        if (!have_old) {
+          std::memcpy(&old, slot, sizeof(old));
+          have_old = true;
+        } else if (++pass % 16 == 0) {
+          std::memcpy(slot, &old, sizeof(old));  // may land before the guest reads the slot
+        }
+      },
+      /*expect_recovery=*/false);
+  expect_fails_closed_if_one_was_lost(dev.get());
 }
 
 TEST(HostileRings, forged_completions_fail_authentication_and_are_counted) {
@@ -194,24 +212,28 @@ TEST(HostileRings, forged_completions_fail_authentication_and_are_counted) {
   const uint32_t slots = r.region().geometry().ring_slots;
   const uint32_t channel = r.region().geometry().channel;
   std::mt19937_64 rng(11);
-  run_attack(r, dev.get(), [&](Responder &rr) {
-    proto::RingHeader *cq = rr.region().cq(0);
-    uint32_t prod = std::atomic_ref<uint32_t>(cq->prod.value).load();
-    if (prod == 0 || rng() % 16 != 0) return;
-    // A plausible header (right version, kind, queue, channel, a fresh seq), garbage body.
-    Descriptor f;
-    for (size_t i = 0; i < sizeof(f); i += 8) {
-      uint64_t x = rng();
-      std::memcpy(reinterpret_cast<uint8_t *>(&f) + i, &x, 8);
-    }
-    f.hdr.version = proto::kProtoVersion;
-    f.hdr.kind = static_cast<uint8_t>(proto::Kind::kCompletion);
-    f.hdr.queue.set(0);
-    f.hdr.channel.set(channel);
-    f.hdr.seq.set(1000000 + rng() % 1000);
-    std::memcpy(&ring_slots(cq)[(prod - 1) & (slots - 1)], &f, sizeof(f));
-  });
+  run_attack(
+      r, dev.get(),
+      [&](Responder &rr) {
+        proto::RingHeader *cq = rr.region().cq(0);
+        uint32_t prod = std::atomic_ref<uint32_t>(cq->prod.value).load();
+        if (prod == 0 || rng() % 16 != 0) return;
+        // A plausible header (right version, kind, queue, channel, a fresh seq), garbage body.
+        Descriptor f;
+        for (size_t i = 0; i < sizeof(f); i += 8) {
+          uint64_t x = rng();
+          std::memcpy(reinterpret_cast<uint8_t *>(&f) + i, &x, 8);
+        }
+        f.hdr.version = proto::kProtoVersion;
+        f.hdr.kind = static_cast<uint8_t>(proto::Kind::kCompletion);
+        f.hdr.queue.set(0);
+        f.hdr.channel.set(channel);
+        f.hdr.seq.set(1000000 + rng() % 1000);
+        std::memcpy(&ring_slots(cq)[(prod - 1) & (slots - 1)], &f, sizeof(f));
+      },
+      /*expect_recovery=*/false);
   EXPECT_GT(dev->impl->stats().auth_failed, 0u);
+  expect_fails_closed_if_one_was_lost(dev.get());
 }
 
 TEST(HostileRings, random_writes_anywhere_in_the_region_never_yield_forged_data) {
