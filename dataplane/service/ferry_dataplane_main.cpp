@@ -2,7 +2,9 @@
 // sealed descriptors and DMA chunks between the regions and the device node over the
 // configured transport, and never holds a key.
 //
-//   ferry-dataplane CONFIG.yaml      exit 0 after SIGINT/SIGTERM, 2 on a bad configuration
+//   ferry-dataplane [--log-level LEVEL]... CONFIG.yaml   exit 0 after SIGINT/SIGTERM, 2 on a
+//                                                        bad command line or configuration
+//   ferry-dataplane --check CONFIG.yaml                  validate only; --help, --version
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,5 +53,8 @@ config::DataplaneConfig load(const char *path) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  return services::service_main(argc, argv, "ferry-dataplane", load, serve);
+  return services::service_main(
+      argc, argv, "ferry-dataplane",
+      "The CVM-host service: relays sealed guest requests to the device node (never holds a key).",
+      load, serve);
 }

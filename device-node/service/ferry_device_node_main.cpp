@@ -1,7 +1,9 @@
 // ferry-device-node: the accelerator-host service. Opens requests, runs the device models and
 // seals their answers, behind the engine on the configured transport.
 //
-//   ferry-device-node CONFIG.yaml    exit 0 after SIGINT/SIGTERM, 2 on a bad configuration
+//   ferry-device-node [--log-level LEVEL]... CONFIG.yaml   exit 0 after SIGINT/SIGTERM, 2 on a
+//                                                          bad command line or configuration
+//   ferry-device-node --check CONFIG.yaml                  validate only; --help, --version
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,5 +58,8 @@ config::DeviceNodeConfig load(const char *path) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  return services::service_main(argc, argv, "ferry-device-node", load, serve);
+  return services::service_main(
+      argc, argv, "ferry-device-node",
+      "The accelerator-host service: opens sealed guest requests and runs the device models.", load,
+      serve);
 }

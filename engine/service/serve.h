@@ -1,5 +1,6 @@
-// What both service mains do around their handlers, written once: main() (usage, loading the
-// configuration, exit codes) and serving lanes (engines, telemetry, ready file, the loop).
+// What both service mains do around their handlers, written once: main() (the command line,
+// loading the configuration, --check, exit codes) and serving lanes (engines, telemetry, ready
+// file, the loop).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "command_line.h"
 #include "ferry/config/config.h"
 #include "ferry/engine/eal.h"
 #include "ferry/engine/engine.h"
@@ -53,25 +55,32 @@ LaneService lane_service(const Cfg &cfg, const char *name, const char *telemetry
 void serve_lanes(const LaneService &svc, std::span<engine::RecordHandler *const> handlers,
                  const engine::EngineOptions &opt, const TestDrops &drops);
 
-// A service's main(): usage, `load(path)` (a config::ConfigError exits kExitConfigError), the
-// signal handlers, the EAL up, `serve(cfg, drops)`, the EAL down. Anything thrown after loading
-// exits kExitRuntimeError with the ready file removed and the EAL released.
+// A service's main(): the command line (command_line.h), `load(path)` (a config::ConfigError
+// exits kExitConfigError), then either --check's "CONFIG: ok" and exit 0 with nothing started,
+// or the signal handlers, the EAL up (with each --log-level), `serve(cfg, drops)`, the EAL down.
+// Anything thrown after loading exits kExitRuntimeError with the ready file removed and the
+// EAL released. `summary`: what the service does, one line, for --help.
 template <class Load, class Serve>
-int service_main(int argc, char **argv, const char *name, Load load, Serve serve) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s CONFIG.yaml\n", name);
-    return kExitConfigError;
-  }
-  decltype(load(argv[1])) cfg;
+int service_main(int argc, char **argv, const char *name, const char *summary, Load load,
+                 Serve serve) {
+  const CommandLine cl = parse_command_line(argc, argv, name, summary);
+  if (cl.action == CommandLine::Action::kExit) return cl.exit_status;
+  decltype(load(cl.config.c_str())) cfg;
   try {
-    cfg = load(argv[1]);
+    cfg = load(cl.config.c_str());
   } catch (const config::ConfigError &e) {
     std::fprintf(stderr, "%s: %s\n", name, e.what());
     return kExitConfigError;
   }
+  if (cl.action == CommandLine::Action::kCheck) {
+    std::printf("%s: ok\n", cl.config.c_str());
+    return 0;
+  }
   install_signal_handlers();
   try {
-    engine::eal_init(eal_options(cfg.eal));
+    engine::EalOptions eal = eal_options(cfg.eal);
+    for (const std::string &level : cl.log_levels) eal.extra_args.push_back("--log-level=" + level);
+    engine::eal_init(eal);
     serve(cfg, test_drops_from_env());
     engine::eal_cleanup();
     return 0;
