@@ -2,6 +2,7 @@
 // and prints one JSON record per measurement (the shape of bench results.json records).
 //
 //   ferry-probe GUEST.yaml OP [--size N] [--iters N] [--warmup N] [--qd N] [--cdf N]
+//   ferry-probe --help | --version      (options parsed with getopt_long, in any order)
 //     OP: mmio_read   (edu: 4 or 8 bytes; accel: 1, 2, 4 or 8) -> p50/p90/p99/p99.9 in ns
 //         mmio_read_mapped  the same 4-byte edu id read as a load from ferry_map_bar's BAR
 //                     (trap-and-emulate), alternating with ferry_ioread32 of it; the record
@@ -15,7 +16,10 @@
 // Every result the device returns is checked; a wrong one fails the run (exit 1).
 // ferry-probe-local is this source linked against local_dev.cpp (GUEST is local:MODEL,
 // e.g. local:edu): the same driver and measurement code against the model in-process.
+#include <getopt.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -40,11 +44,32 @@ struct Options {
   uint64_t cdf = 0;
 };
 
-[[noreturn]] void usage(const char *why) {
-  std::fprintf(stderr,
-               "ferry-probe: %s\nusage: ferry-probe GUEST.yaml OP [--size N] "
-               "[--iters N] [--warmup N] [--qd N] [--cdf N]\n",
-               why);
+// ferry-probe-local is this source too: its name for usage and --version.
+const char *g_name = "ferry-probe";
+
+void print_usage(std::FILE *to) {
+  std::fprintf(
+      to,
+      "usage: %s GUEST.yaml OP [--size N] [--iters N] [--warmup N] [--qd N] [--cdf N]\n"
+      "       %s --help | --version\n"
+      "Measures one operation through the guest C API and prints one JSON record.\n"
+      "  OP: mmio_read, mmio_read_mapped, mmio_write, dma_to_device, dma_from_device,\n"
+      "      edu_workload, accel_workload\n"
+      "  --size N    bytes per access, transfer or job\n"
+      "  --iters N   measured operations\n"
+      "  --warmup N  operations before measuring\n"
+      "  --qd N      queue depth (accel_workload)\n"
+      "  --cdf N     latency records also carry N+1 quantiles (cdf_ns), N <= 10000\n"
+      "  -h, --help     this text\n"
+      "  -V, --version  the version\n"
+      "Exit status: 0 when every result checked, 1 on a wrong result or failure, 2 on a bad\n"
+      "command line.\n",
+      g_name, g_name);
+}
+
+[[noreturn]] void usage(const std::string &why) {
+  std::fprintf(stderr, "%s: %s\n", g_name, why.c_str());
+  print_usage(stderr);
   std::exit(2);
 }
 
@@ -53,32 +78,57 @@ uint64_t parse_u64(const char *flag, const char *s) {
   errno = 0;
   unsigned long long v = std::strtoull(s, &end, 0);
   if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0)
-    usage((std::string(flag) + " needs an unsigned integer, not '" + s + "'").c_str());
+    usage(std::string(flag) + " needs an unsigned integer, not '" + s + "'");
   return v;
 }
 
 Options parse(int argc, char **argv) {
-  if (argc < 3) usage("missing arguments");
+  static const option kOptions[] = {
+      {"size", required_argument, nullptr, 's'},   {"iters", required_argument, nullptr, 'i'},
+      {"warmup", required_argument, nullptr, 'w'}, {"qd", required_argument, nullptr, 'q'},
+      {"cdf", required_argument, nullptr, 'C'},    {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},      {nullptr, 0, nullptr, 0}};
   Options o;
-  o.config = argv[1];
-  o.op = argv[2];
-  for (int i = 3; i < argc; i += 2) {
-    if (i + 1 >= argc) usage("flag without a value");
-    std::string f = argv[i];
-    uint64_t v = parse_u64(argv[i], argv[i + 1]);
-    if (f == "--size")
+  opterr = 0;  // the messages below name the tool
+  for (;;) {
+    int index = -1;
+    const int f = getopt_long(argc, argv, ":hV", kOptions, &index);
+    if (f == -1) break;
+    if (f == 'h') {
+      print_usage(stdout);
+      std::exit(0);
+    }
+    if (f == 'V') {
+      std::printf("%s %s\n", g_name, FERRY_VERSION);
+      std::exit(0);
+    }
+    if (f == ':') {  // optopt: the value of the option that lacks its argument
+      const option *missing = kOptions;
+      while (missing->name != nullptr && missing->val != optopt) ++missing;
+      usage(std::string("--") + (missing->name ? missing->name : "?") + " needs a value");
+    }
+    if (f == '?')
+      usage("unknown option " +
+            (optopt != 0 ? std::string("-") + char(optopt) : std::string(argv[optind - 1])));
+    const std::string flag = std::string("--") + kOptions[index].name;
+    const uint64_t v = parse_u64(flag.c_str(), optarg);
+    if (f == 's')
       o.size = v;
-    else if (f == "--iters")
+    else if (f == 'i')
       o.iters = v;
-    else if (f == "--warmup")
+    else if (f == 'w')
       o.warmup = v;
-    else if (f == "--qd")
+    else if (f == 'q')
       o.qd = v;
-    else if (f == "--cdf" && v <= 10000)
+    else if (v <= 10000)
       o.cdf = v;
     else
-      usage(("unknown flag " + f).c_str());
+      usage("--cdf must be at most 10000");
   }
+  if (argc - optind != 2)
+    usage(argc - optind < 2 ? "missing GUEST.yaml or OP" : "too many arguments");
+  o.config = argv[optind];
+  o.op = argv[optind + 1];
   return o;
 }
 
@@ -265,6 +315,8 @@ int run(const Options &o) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  const char *slash = std::strrchr(argv[0], '/');
+  g_name = slash != nullptr ? slash + 1 : argv[0];
   Options o = parse(argc, argv);
   if (o.iters == 0)
     o.iters = o.op.rfind("mmio_read", 0) == 0 ? 20000 : o.op == "mmio_write" ? 100000 : 50;
