@@ -3,13 +3,15 @@
  * records, coalesced interrupts. Each work item is CRC32C of an input buffer plus a copy of it
  * to an output buffer; the driver checks every CRC, every copied byte and every completion.
  *
- *   ferry-accel-example GUEST_CONFIG.yaml    exits 0 when every check passed
+ *   ferry-accel-example GUEST_CONFIG.yaml    exits 0 when every check passed (--help,
+ *                                            --version, exit 2 on a bad command line)
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "example_cli.h"
 #include "ferry/guest.h"
 
 #define ACC_BAR 0
@@ -201,11 +203,11 @@ static int run(ferry_dev *dev) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s GUEST_CONFIG.yaml\n", argv[0]);
-    return 2;
-  }
-  ferry_dev *dev = ferry_open(argv[1]);
+  const char *config = example_config_path(
+      argc, argv,
+      "Drives ferry's accel model through the guest C API: CRC32C + copy jobs on rings in DMA\n"
+      "memory, every result checked.");
+  ferry_dev *dev = ferry_open(config);
   if (dev == NULL) {
     fprintf(stderr, "accel: ferry_open: %s\n", ferry_open_error());
     return 1;

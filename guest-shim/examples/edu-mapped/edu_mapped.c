@@ -1,20 +1,21 @@
 /* ferry-edu-mapped-example: the edu driver written the way a UIO/VFIO driver is, with BAR0 as
  * a pointer and registers touched by plain loads and stores. The only ferry-specific step is
  * where BAR0 comes from: ferry_map_bar() instead of mmap() of the PCI resource file.
- *   ferry-edu-mapped-example <guest.yaml> */
+ *   ferry-edu-mapped-example GUEST_CONFIG.yaml      (--help, --version: example_cli.h) */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "edu_exercise.h"
+#include "example_cli.h"
 #include "ferry/guest.h"
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s <guest config yaml>\n", argv[0]);
-    return 2;
-  }
-  ferry_dev *dev = ferry_open(argv[1]);
+  const char *config = example_config_path(
+      argc, argv,
+      "The edu driver with BAR0 as a pointer (ferry_map_bar): plain loads and stores, every\n"
+      "result checked.");
+  ferry_dev *dev = ferry_open(config);
   if (dev == NULL) {
     fprintf(stderr, "ferry_open: %s\n", ferry_open_error());
     return 1;

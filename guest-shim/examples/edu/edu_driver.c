@@ -3,7 +3,8 @@
  * identification, the liveness register, factorials by polling and by interrupt, interrupt
  * raise and acknowledge, and DMA to and from the device buffer with the data verified.
  *
- *   ferry-edu-example GUEST_CONFIG.yaml      exits 0 when every check passed
+ *   ferry-edu-example GUEST_CONFIG.yaml      exits 0 when every check passed (--help,
+ *                                            --version, exit 2 on a bad command line)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_cli.h"
 #include "ferry/guest.h"
 
 #define EDU_BAR 0
@@ -156,11 +158,11 @@ static int dma_round_trip(ferry_dev *dev) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s GUEST_CONFIG.yaml\n", argv[0]);
-    return 2;
-  }
-  ferry_dev *dev = ferry_open(argv[1]);
+  const char *config = example_config_path(
+      argc, argv,
+      "Drives QEMU's edu device model through the guest C API: identification, liveness,\n"
+      "factorials by polling and interrupt, DMA both ways, every result checked.");
+  ferry_dev *dev = ferry_open(config);
   if (dev == NULL) {
     fprintf(stderr, "edu: ferry_open: %s\n", ferry_open_error());
     return 1;
