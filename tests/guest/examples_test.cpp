@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "cli_check.h"
 #include "responder.h"
 
 namespace ferry {
@@ -76,6 +77,14 @@ TEST(Examples, the_edu_drivers_fail_against_a_device_that_is_not_edu) {
   // BAR0 maps with the default 1 MiB; the accel model answers edu's ID read with its own.
   EXPECT_EQ(run_driver(FERRY_EDU_MAPPED_EXAMPLE, yaml), 1);
   std::remove(yaml.c_str());
+}
+
+TEST(Examples, every_driver_answers_help_and_version_and_exits_2_on_a_bad_command_line) {
+  for (const char *exe : {FERRY_EDU_EXAMPLE, FERRY_ACCEL_EXAMPLE, FERRY_EDU_MAPPED_EXAMPLE}) {
+    testing::expect_standard_command_line(exe);
+    // Two configuration files are one too many.
+    EXPECT_EQ(testing::run_command({exe, "a.yaml", "b.yaml"}).status, 2);
+  }
 }
 
 }  // namespace
