@@ -18,10 +18,17 @@ done
 ln -s "$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)" "$tmp/bin/python3"
 before=$(cd "$tmp/tree" && find . | sort)
 fail=0
-for sub in test build keygen demo lab stats bench; do
+# Every subcommand the entry point dispatches (its last `case`: "  NAME) shift; ..."), so one
+# added later is checked too.
+subs=$(sed -n 's/^  \([a-z][a-z-]*\)) shift;.*/\1/p' "$src/ferry")
+[ "$(wc -w <<<"$subs")" -ge 7 ] || { echo "found only these subcommands in ferry: $subs"; exit 1; }
+general=$(cd "$tmp/tree" && PATH=$tmp/bin ./ferry --help 2>&1)
+for sub in $subs; do
   out=$(cd "$tmp/tree" && PATH=$tmp/bin FERRY_BUILD_DIR=$tmp/tree/build "$to" 20 ./ferry "$sub" --help 2>&1) ||
     { echo "ferry $sub --help: exit $?"; echo "$out"; fail=1; continue; }
   grep -qi "usage\|lab.sh up" <<<"$out" || { echo "ferry $sub --help: no usage in: $out"; fail=1; }
+  # Its own usage, not the entry point's general one.
+  [ "$out" != "$general" ] || { echo "ferry $sub --help printed the general usage"; fail=1; }
   grep -q "^ferry: \(installing\|building\|configuring\)" <<<"$out" &&
     { echo "ferry $sub --help installed or built something"; fail=1; }
 done
