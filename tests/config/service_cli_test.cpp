@@ -3,6 +3,7 @@
 // nothing: no ready file, no region file, no DPDK runtime directory, no hugepage files.
 #include <glob.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <string>
 
 #include "cli_check.h"
+#include "lab.h"
+#include "require.h"
 #include "service_path.h"
 
 namespace {
@@ -185,6 +188,32 @@ TEST_F(ServiceCommandLine, log_levels_dpdk_takes_are_accepted_with_check) {
     }
     EXPECT_EQ(run_command({exe(s), "--log-level=notice", "--check", cfg}).status, 0);
   }
+}
+
+// DPDK's own option reaches the EAL of a running service: lib.eal at debug level logs its
+// change, and lines the default level (info) keeps quiet.
+TEST_F(ServiceCommandLine, log_level_reaches_the_eal_of_a_running_service) {
+  FERRY_REQUIRE(geteuid() == 0, "the DPDK EAL (even with no_huge) runs as root here");
+  const std::string cfg = dir_ + "/ferry-device-node.yaml";
+  const std::string port = std::to_string(ferry::testing::free_port(SOCK_DGRAM));
+  std::ofstream(cfg) << "eal: {lcores: [0], no_huge: true, memory_mb: 64, file_prefix: " << prefix_
+                     << "}\n"
+                     << "transport:\n  kind: kernel-udp\n"
+                     << "  local: {ip: 127.0.0.1, port: " << port << "}\n"
+                     << "  peer: {ip: 127.0.0.1, port: 9}\n"
+                     << "ready_file: " << dir_ << "/ready\n"
+                     << "devices:\n  - id: 1\n    guests: [{id: 1, psk_file: " << dir_
+                     << "/psk}]\n    model: edu\n";
+  const std::string log = dir_ + "/device-node.log";
+  {
+    ferry::testing::Child dn({exe("ferry-device-node"), "--log-level", "lib.eal:debug", cfg}, log);
+    ASSERT_TRUE(ferry::testing::wait_for_file(dir_ + "/ready", dn, 20000)) << dn.log_tail();
+    EXPECT_EQ(dn.stop(5000), 0) << dn.log_tail();
+    EXPECT_NE(dn.log_tail(1 << 20).find("lib.eal log level changed from info to debug"),
+              std::string::npos)
+        << dn.log_tail();
+  }
+  ferry::testing::remove_dpdk_runtime(prefix_);
 }
 
 }  // namespace
