@@ -6,6 +6,7 @@
 
 #include "ferry/proto/descriptor.h"
 #include "ferry/proto/frame.h"
+#include "ferry/proto/idle.h"
 #include "ferry/proto/replay_window.h"
 
 namespace ferry::proto {
@@ -37,8 +38,6 @@ void BM_ReplayWindowReordered(benchmark::State &st) {
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * 2));
 }
 BENCHMARK(BM_ReplayWindowReordered);
-
-constexpr int kBurst = 32;
 
 void BM_FrameEncode32Descriptors(benchmark::State &st) {
   std::vector<uint8_t> buf(kMaxFrameSize);

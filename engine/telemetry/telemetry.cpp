@@ -203,7 +203,7 @@ void register_commands() {
   rte_telemetry_register_cmd("/ferry/stats", cmd_stats,
                              "ferry engine and port counters: totals, then per lane");
   rte_telemetry_register_cmd("/ferry/latency", cmd_latency,
-                             "ferry frame round trip histogram (log2 ns buckets)");
+                             "ferry frame round trip histogram (quarter-octave ns buckets)");
   rte_telemetry_register_cmd("/ferry/channels", cmd_channels,
                              "ferry records and bytes per channel");
   rte_telemetry_register_cmd("/ferry/app", cmd_app,

@@ -12,7 +12,7 @@ using proto::Kind;
 
 namespace {
 
-constexpr int kPollBudget = 32;
+constexpr int kPollBudget = proto::kBurst;  // CQ slots taken per poll
 // A heartbeat that did not move is a dead data plane only when the wait was long enough for
 // the data plane's housekeeping to have run (it beats every few milliseconds at most).
 constexpr uint64_t kHeartbeatMinWaitNs = 100'000'000;

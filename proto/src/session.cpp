@@ -10,22 +10,16 @@
 #include <openssl/params.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "aead_internal.h"
+#include "ferry/proto/idle.h"
 
 namespace ferry::proto {
 
 namespace {
-
-uint64_t mono_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 constexpr char kRekeyLabel[] = "ferry rekey";  // 11 bytes on the wire, no terminator
 constexpr size_t kRekeyOkm = 32 + 32 + 4;      // chain || key || salt
@@ -135,7 +129,7 @@ bool SessionCrypto::rekey_due(const Stream &s, const Stream &peer, uint64_t &now
   if (rekey_.after_messages != 0 && s.sealed_in_key_epoch >= rekey_.after_messages) return true;
   if (peer.key_epoch > s.key_epoch) return true;  // follow the other direction of this queue
   if (rekey_.after_ns != 0) {
-    now_ns = mono_ns();
+    now_ns = proto::now_ns();
     return s.sealed_in_key_epoch != 0 && now_ns - s.key_epoch_start_ns >= rekey_.after_ns;
   }
   return false;
@@ -151,7 +145,7 @@ void SessionCrypto::wipe_prev(Stream &s) {
 
 size_t SessionCrypto::expire_old_keys() {
   if (prev_keys_held_ == 0) return 0;
-  const uint64_t now = mono_ns();
+  const uint64_t now = proto::now_ns();
   size_t wiped = 0;
   for (Stream &s : streams_) {
     if (s.prev_key && now - s.switched_ns >= rekey_.overlap_ns) {
@@ -164,14 +158,14 @@ size_t SessionCrypto::expire_old_keys() {
 
 bool SessionCrypto::trial_allowed() {
   if (trial_tokens_ != 0) return true;
-  const uint64_t earned = (mono_ns() - trials_spent_ns_) / kEpochTrialRefillNs;
+  const uint64_t earned = (proto::now_ns() - trials_spent_ns_) / kEpochTrialRefillNs;
   if (earned == 0) return false;
   trial_tokens_ = static_cast<uint32_t>(std::min<uint64_t>(earned, kEpochTrialBurst));
   return true;
 }
 
 void SessionCrypto::trial_failed() {
-  if (trial_tokens_ != 0 && --trial_tokens_ == 0) trials_spent_ns_ = mono_ns();
+  if (trial_tokens_ != 0 && --trial_tokens_ == 0) trials_spent_ns_ = proto::now_ns();
 }
 
 bool SessionCrypto::open_with(Descriptor &d, const AeadKey &key, uint32_t salt) {
@@ -197,12 +191,12 @@ bool SessionCrypto::open_key_epoch(Stream &s, Descriptor &d) {
     if (!open_with(d, *s.key, s.salt)) return false;
     if (s.first_counter == 0 || counter < s.first_counter) s.first_counter = counter;
     if (s.prev_key && (counter >= s.first_counter + rekey_.overlap_messages ||
-                       mono_ns() - s.switched_ns >= rekey_.overlap_ns))
+                       proto::now_ns() - s.switched_ns >= rekey_.overlap_ns))
       wipe_prev(s);
     return true;
   }
   if (delta == UINT16_MAX) {  // the previous epoch: reordered across the switch
-    if (s.prev_key && mono_ns() - s.switched_ns >= rekey_.overlap_ns) wipe_prev(s);
+    if (s.prev_key && proto::now_ns() - s.switched_ns >= rekey_.overlap_ns) wipe_prev(s);
     if (!s.prev_key) {
       ++rekey_stats_.epoch_rejects;
       std::memset(&d.body, 0, sizeof(d.body));
@@ -262,7 +256,7 @@ void SessionCrypto::commit(Stream &s, std::unique_ptr<AeadKey> key, std::unique_
   s.chain = next.chain;
   s.key_epoch += delta;
   s.first_counter = counter;
-  s.switched_ns = mono_ns();
+  s.switched_ns = proto::now_ns();
   rekey_stats_.rx_rekeys += delta;
 }
 
@@ -283,13 +277,13 @@ Status SessionCrypto::seal(Dir dir, Descriptor &d) {
   uint64_t now = 0;
   if (rekey_due(s, peer, now)) [[unlikely]] {
     try {
-      step(s, now != 0 ? now : mono_ns());
+      step(s, now != 0 ? now : proto::now_ns());
     } catch (const std::exception &) {
       return Status::kInternal;  // the KDF or an allocation failed: nothing sealed
     }
   }
   if (s.sealed_in_key_epoch++ == 0 && s.key_epoch_start_ns == 0 && rekey_.after_ns != 0)
-    s.key_epoch_start_ns = now != 0 ? now : mono_ns();
+    s.key_epoch_start_ns = now != 0 ? now : proto::now_ns();
   d.hdr.seq.set((s.key_epoch & 0xffff) << kKeyEpochShift | counter);
   switch (params_.security) {
     case Security::kNone:

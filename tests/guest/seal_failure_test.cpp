@@ -7,10 +7,10 @@
 #include <memory>
 #include <vector>
 
-#include "../proto/proto_test_util.h"
 #include "device.h"
 #include "ferry/proto/shm_ring.h"
 #include "kdf_outage.h"
+#include "proto_test_util.h"
 #include "region.h"
 #include "responder.h"
 

@@ -15,10 +15,10 @@
 #include <tuple>
 #include <vector>
 
-#include "../proto/proto_test_util.h"
 #include "dma.h"
 #include "ferry/proto/aead.h"
 #include "ferry/proto/session.h"
+#include "proto_test_util.h"
 #include "region.h"
 #include "require.h"
 #include "responder.h"

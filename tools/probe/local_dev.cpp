@@ -14,7 +14,6 @@
 // (guest-shim/trap) as the real shim, each trapped access becoming the accessor call.
 // One device per process is what the probe needs; calls are serialised by one lock.
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -28,6 +27,7 @@
 #include "ferry/device/edu.h"
 #include "ferry/device/model.h"
 #include "ferry/guest.h"
+#include "ferry/proto/idle.h"
 #include "trap/trap.h"
 
 namespace {
@@ -38,12 +38,6 @@ using ferry::device::DmaStatus;
 
 thread_local int t_error = 0;
 thread_local std::string t_open_error;
-
-uint64_t mono_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 struct Buffer {
   uint8_t *cpu = nullptr;
@@ -74,7 +68,7 @@ class LocalContext final : public DeviceContext {
 
   // The node's poll step: completes the transfers started since the last one, then ticks.
   void progress(DeviceModel &model) {
-    now_ = mono_ns();
+    now_ = ferry::proto::now_ns();
     std::deque<Pending> done;
     done.swap(pending_);
     for (const Pending &p : done) {
@@ -314,7 +308,7 @@ int ferry_dma_sync_for_cpu(ferry_dev *dev, uint64_t dma_addr, size_t len) {
 int ferry_wait_irq(ferry_dev *dev, uint32_t *vectors, int timeout_ms) {
   if (dev == nullptr || vectors == nullptr) return t_error = -EINVAL;
   const uint64_t deadline =
-      mono_ns() + static_cast<uint64_t>(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+      ferry::proto::now_ns() + static_cast<uint64_t>(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(dev->mu);
@@ -324,7 +318,7 @@ int ferry_wait_irq(ferry_dev *dev, uint32_t *vectors, int timeout_ms) {
         return t_error = 0;
       }
     }
-    if (mono_ns() >= deadline) return t_error = -ETIMEDOUT;
+    if (ferry::proto::now_ns() >= deadline) return t_error = -ETIMEDOUT;
     std::this_thread::yield();
   }
 }

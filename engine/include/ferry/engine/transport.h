@@ -20,10 +20,8 @@ namespace ferry::engine {
 // (kernel-tcp); datagram transports behave the same either way.
 enum class Role { kConnect, kListen };
 
-// The most frames one pass moves (DPDK's customary burst): the engine's receive and
-// (re)transmit passes, the transports' batches (rx/tx bursts, sendmmsg/recvmmsg, rings) and
-// the handlers' work per poll size their stack arrays by it.
-inline constexpr int kBurst = 32;
+// The most frames one pass moves: ferry's one burst (proto/idle.h).
+using proto::kBurst;
 
 // A frame handed to send(): bytes owned by the caller, untouched by the transport.
 using FrameView = std::span<const uint8_t>;

@@ -1,7 +1,8 @@
-// The one clock and the one idle policy of every polling loop in ferry: the engine's lanes and
-// port lcore (engine/), and the guest shim waiting on its rings (guest-shim/). What a loop does
-// when a poll finds no work: spin, or spin for spin_polls empty polls and then yield the core or
-// sleep, so that several pollers can share a small machine without starving each other.
+// The one clock, the one burst and the one idle policy of every polling loop in ferry: the
+// engine's lanes and port lcore (engine/), and the guest shim polling its rings (guest-shim/).
+// What a loop does when a poll finds no work: spin, or spin for spin_polls empty polls and then
+// yield the core or sleep, so that several pollers can share a small machine without starving
+// each other.
 //
 // Header-only and under proto/ because proto is the bottom of the import order (proto <- config
 // <- engine <- guest-shim, dataplane, device-node <- tools) and links no DPDK: the guest shim,
@@ -15,6 +16,12 @@
 #include <cstdint>
 
 namespace ferry::proto {
+
+// The most items one pass of a polling loop takes (DPDK's customary burst): the engine's
+// receive and (re)transmit passes, the transports' batches (rx/tx bursts, sendmmsg/recvmmsg,
+// rings), the handlers' work per poll and the guest shim's completion polls size their stack
+// arrays and budgets by it.
+inline constexpr int kBurst = 32;
 
 // Monotonic nanoseconds (vDSO clock_gettime, ~20 ns, no system call): ferry's only clock.
 inline uint64_t now_ns() {

@@ -1,4 +1,5 @@
-// Small helpers shared by the proto tests.
+// Small helpers the proto and guest tests share: hex and random bytes, fixed session secrets,
+// the AEAD implementations this machine has.
 #pragma once
 
 #include <cstdint>
