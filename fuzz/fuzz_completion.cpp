@@ -111,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         d.hdr.channel.set(kChannel);
         uint8_t seq_mode = in.u8();
         d.hdr.seq.set(seq_mode < 200 ? device_seq++ : in.u64(2));  // fresh, or a reused one
-        d.body.op = in.u8();
+        d.body.kind = in.u8();
         d.body.status = in.u8() % 16;
         d.body.len.set(static_cast<uint32_t>(in.u64(4)));
         d.body.offset.set(in.u64(2));

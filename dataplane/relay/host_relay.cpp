@@ -37,7 +37,6 @@ HostRelay::~HostRelay() {
 int HostRelay::poll_submissions(proto::RecordSink &out, int budget) {
   const uint32_t n_queues = static_cast<uint32_t>(sq_.size());
   int emitted = 0;
-  uint64_t now = 0;  // read once per pass, at its first MMIO read
   for (uint32_t i = 0; i < n_queues && emitted < budget; ++i) {
     uint32_t q = (next_queue_ + i) % n_queues;
     QueueState &qs = queues_[q];
@@ -58,15 +57,6 @@ int HostRelay::poll_submissions(proto::RecordSink &out, int budget) {
           continue;
         }
         took = true;
-        // The cleartext kind, for the counters only (a guest that lies about it skews its own
-        // latency figures, nothing else).
-        qs.pending_ns = 0;
-        if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kMmioRead)) {
-          if (now == 0) now = proto::now_ns();
-          qs.pending_ns = now;
-        } else if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kHandshake)) {
-          forget_outstanding();  // a new session: reads of the old one are never answered
-        }
         has_pending_[q] = 1;
       }
       if (!out.emit(RecordType::kDescriptor, channel_,
@@ -80,8 +70,6 @@ int HostRelay::poll_submissions(proto::RecordSink &out, int budget) {
       has_pending_[q] = 0;
       ++counters_.sq_descriptors;
       ++qs.c.to_device;
-      // Its completion comes back on the queue the header names.
-      if (qs.pending_ns != 0) read_sent(queues_[d.hdr.queue.get()], qs.pending_ns);
       ++emitted;
     }
     if (took) ++qs.c.sq_drains;
@@ -132,41 +120,7 @@ bool HostRelay::on_descriptor(const proto::RecordView &rec) {
   }
   ++counters_.cq_descriptors;
   ++qs.c.to_guest;
-  if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kCompletion)) {
-    ++qs.c.completions;
-    completion_written(qs);
-  }
   return true;
-}
-
-void HostRelay::read_sent(QueueState &qs, uint64_t ns) {
-  if (qs.count == kMaxOutstanding) {  // the oldest is given up on
-    qs.head = (qs.head + 1) % kMaxOutstanding;
-    --qs.count;
-    ++qs.c.latency_unmatched;
-  }
-  qs.sent_ns[(qs.head + qs.count) % kMaxOutstanding] = ns;
-  ++qs.count;
-}
-
-void HostRelay::completion_written(QueueState &qs) {
-  if (qs.count == 0) {
-    ++qs.c.latency_unmatched;
-    return;
-  }
-  const uint64_t sent = qs.sent_ns[qs.head];
-  qs.head = (qs.head + 1) % kMaxOutstanding;
-  --qs.count;
-  const uint64_t now = proto::now_ns();
-  qs.c.round_trip_ns.record(now > sent ? now - sent : 0);
-}
-
-void HostRelay::forget_outstanding() {
-  for (QueueState &qs : queues_) {
-    qs.c.latency_unmatched += qs.count;
-    qs.count = 0;
-    qs.head = 0;
-  }
 }
 
 bool HostRelay::on_dma_read(const proto::RecordView &rec, proto::RecordSink &out) {

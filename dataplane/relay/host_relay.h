@@ -40,21 +40,16 @@ struct RelayCounters {
   uint64_t dma_write_bad = 0;      // kDmaWrite pieces refused (address or bounds)
 };
 
-// Per guest queue. The relay sees only cleartext headers, so the round trip it can measure is
-// its own view of it: an MMIO read taken off the SQ -> the next completion written into the
-// same queue's CQ (the device answers a queue's reads in order, once each). A read that never
-// gets its completion (the guest timed out) would pair with a later one: a handshake from the
-// guest (a new session) clears what is outstanding, and at most kMaxOutstanding reads are
-// remembered per queue; pairs given up are counted in latency_unmatched.
+// Per guest queue. The relay sees only cleartext headers, and a sealed descriptor's header
+// does not say its kind (docs/protocol.md, "The kind is sealed"): the relay counts descriptors
+// each way but cannot tell reads from writes or completions, so it has no read latency; the
+// guest and the device node, which open the descriptors, measure that.
 struct RelayQueueCounters {
-  uint64_t to_device = 0;    // descriptors taken off the SQ and sent to the device node
-  uint64_t to_guest = 0;     // descriptors written into the CQ
-  uint64_t completions = 0;  // of which kCompletion (answers to MMIO reads)
-  uint64_t sq_drains = 0;    // poll passes that took at least one descriptor off the SQ
-  uint64_t sq_backlog = 0;   // sends the link refused (the descriptor waits; each retry counts)
-  uint64_t cq_full = 0;      // descriptors refused by a full CQ (offered again; each time counts)
-  uint64_t latency_unmatched = 0;         // reads or completions the round trip could not pair
-  proto::LatencyHistogram round_trip_ns;  // SQ pop of an MMIO read -> its completion in the CQ
+  uint64_t to_device = 0;   // descriptors taken off the SQ and sent to the device node
+  uint64_t to_guest = 0;    // descriptors written into the CQ
+  uint64_t sq_drains = 0;   // poll passes that took at least one descriptor off the SQ
+  uint64_t sq_backlog = 0;  // sends the link refused (the descriptor waits; each retry counts)
+  uint64_t cq_full = 0;     // descriptors refused by a full CQ (offered again; each time counts)
 };
 
 class HostRelay {
@@ -87,8 +82,6 @@ class HostRelay {
   // Counters of guest queue q (q < n_queues()).
   const RelayQueueCounters &queue_counters(uint32_t q) const { return queues_[q].c; }
 
-  static constexpr uint32_t kMaxOutstanding = 32;  // reads remembered per queue for latency
-
  private:
   bool on_descriptor(const proto::RecordView &rec);
   bool on_dma_read(const proto::RecordView &rec, proto::RecordSink &out);
@@ -112,17 +105,9 @@ class HostRelay {
     uint32_t next_off = 0;
   } partial_;
   RelayCounters counters_;
-  // Per queue: counters and the SQ pop times of reads still waiting for their completion (a
-  // ring of kMaxOutstanding), plus the pop time of the pending descriptor.
   struct QueueState {
     RelayQueueCounters c;
-    std::array<uint64_t, kMaxOutstanding> sent_ns{};
-    uint32_t head = 0, count = 0;
-    uint64_t pending_ns = 0;  // 0: the pending descriptor is not an MMIO read
   };
-  void read_sent(QueueState &qs, uint64_t ns);
-  void completion_written(QueueState &qs);
-  void forget_outstanding();
   std::vector<QueueState> queues_;
 };
 

@@ -303,7 +303,6 @@ bool DmaEngine::write_chunk(Op &op, uint64_t c, uint32_t lo, uint32_t hi) {
   proto::Descriptor d;
   std::memset(&d, 0, sizeof(d));
   d.hdr.kind = static_cast<uint8_t>(proto::Kind::kDmaSync);
-  d.body.op = static_cast<uint8_t>(proto::Kind::kDmaSync);
   d.body.addr.set(c);
   d.body.value.set(version);
   d.body.offset.set(dirty_lo);

@@ -93,19 +93,23 @@ void Session::sync_rekey_stats() {
 
 void Session::on_descriptor(Descriptor &d) {
   const uint16_t q = d.hdr.queue.get();
-  const auto kind = static_cast<Kind>(d.hdr.kind);
   const uint64_t seq = proto::seq_counter(d.hdr.seq.get());  // without the key epoch
-  if (q >= queues_.size() || seq == 0 ||
-      (kind != Kind::kMmioRead && kind != Kind::kMmioWrite && kind != Kind::kDmaSync)) {
+  // The kind is sealed (header: kSealed): it is known, and checked, only once d is open.
+  if (q >= queues_.size() || seq == 0) {
     ++counters_.malformed;
     return;
   }
   Queue &qs = queues_[q];
-  const uint64_t arrived = kind == Kind::kMmioRead ? proto::now_ns() : 0;
+  const uint64_t received_ns = proto::now_ns();
   if (!qs.window.check(seq)) {
     // Seen before. Authenticate it anyway: only a genuine duplicate earns a cached answer.
     const uint64_t stale_epochs = crypto_.rekey_stats().epoch_rejects;
-    if (crypto_.open(Dir::kGuestToDevice, d) != Status::kOk) {
+    const Status dup = crypto_.open(Dir::kGuestToDevice, d);
+    if (dup == Status::kBadKind) {
+      ++counters_.malformed;  // authentic, but of no kind a guest sends
+      return;
+    }
+    if (dup != Status::kOk) {
       sync_rekey_stats();
       if (crypto_.rekey_stats().epoch_rejects != stale_epochs) {
         ++counters_.replays_dropped;  // an old number of a key epoch already wiped: stale
@@ -117,7 +121,7 @@ void Session::on_descriptor(Descriptor &d) {
       return;
     }
     const Cached &c = qs.cache[seq % qs.cache.size()];
-    if (kind == Kind::kMmioRead && c.seq == seq) {
+    if (d.hdr.kind == static_cast<uint8_t>(Kind::kMmioRead) && c.seq == seq) {
       send(proto::RecordType::kDescriptor,
            std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&c.reply), sizeof(c.reply)));
       ++counters_.duplicates_answered_from_cache;
@@ -134,11 +138,17 @@ void Session::on_descriptor(Descriptor &d) {
   }
   const Status opened = crypto_.open(Dir::kGuestToDevice, d);
   sync_rekey_stats();
+  if (opened == Status::kBadKind) {
+    ++counters_.malformed;  // authentic, but of no kind at all: never run (a gap, if kept)
+    return;
+  }
   if (opened != Status::kOk) {
     ++counters_.auth_failures;
     ++qs.stats.auth_failures;
     return;
   }
+  const auto kind = static_cast<Kind>(d.hdr.kind);  // the sealed kind, now authentic
+  const uint64_t arrived = kind == Kind::kMmioRead ? received_ns : 0;
   if (failed_) [[unlikely]] {
     // The session failed on a gap: nothing runs any more; a read learns why.
     qs.window.update(seq);
@@ -205,7 +215,6 @@ void Session::send_gap_error(uint16_t q, uint64_t seq) {
   Descriptor c;
   std::memset(&c, 0, sizeof(c));
   c.hdr.kind = static_cast<uint8_t>(Kind::kCompletion);
-  c.body.op = static_cast<uint8_t>(Kind::kMmioRead);
   c.body.status = static_cast<uint8_t>(Status::kSeqGap);
   c.body.value.set(~0ull);
   c.body.addr.set(seq);
@@ -234,7 +243,7 @@ void Session::execute(uint16_t q, const Descriptor &d) {
       }
       break;
     default:
-      ++counters_.malformed;  // on_descriptor() lets no other kind through
+      ++counters_.malformed;  // authentic, but a kind only the device sends (its seq is used)
       break;
   }
 }
@@ -255,7 +264,6 @@ void Session::answer_read(uint16_t q, const Descriptor &d) {
   Descriptor c;
   std::memset(&c, 0, sizeof(c));
   c.hdr.kind = static_cast<uint8_t>(Kind::kCompletion);
-  c.body.op = static_cast<uint8_t>(Kind::kMmioRead);
   c.body.bar = d.body.bar;
   c.body.size = d.body.size;
   c.body.status = static_cast<uint8_t>(st);
@@ -298,7 +306,6 @@ void Session::flush_irq() {
   Descriptor d;
   std::memset(&d, 0, sizeof(d));
   d.hdr.kind = static_cast<uint8_t>(Kind::kInterrupt);
-  d.body.op = static_cast<uint8_t>(Kind::kInterrupt);
   d.body.value.set(pending_irq_);
   pending_irq_ = 0;
   if (!send_sealed(0, d)) return;  // counted; the guest's wait for it fails

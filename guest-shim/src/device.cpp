@@ -254,7 +254,6 @@ int Device::timeout_reason(const Queue &q, uint64_t heartbeat_at_start, uint64_t
 void Device::fill_read(Descriptor &d, unsigned bar, uint64_t off, unsigned size) {
   d = Descriptor{};
   d.hdr.kind = static_cast<uint8_t>(Kind::kMmioRead);
-  d.body.op = static_cast<uint8_t>(Kind::kMmioRead);
   d.body.bar = static_cast<uint8_t>(bar);
   d.body.size = static_cast<uint8_t>(size);
   d.body.offset.set(off);
@@ -290,8 +289,9 @@ int Device::wait_locked(Queue &qu, uint64_t seq, const Deadline &deadline, uint6
   }
   qu.awaited.seq = 0;
   const Descriptor &c = qu.awaited.completion;
+  // A kCompletion (on_descriptor checked its sealed kind) whose addr is the awaited read's seq:
+  // it answers that read; only reads are answered.
   if (int e = status_to_errno(c.body.status); e != 0) return e;
-  if (c.body.op != static_cast<uint8_t>(Kind::kMmioRead)) return -EIO;
   value = c.body.value.get();
   return 0;
 }
@@ -337,7 +337,6 @@ int Device::write(uint16_t q, unsigned bar, uint64_t off, unsigned size, uint64_
   std::lock_guard<std::mutex> lk(qu.mutex());
   Descriptor d{};
   d.hdr.kind = static_cast<uint8_t>(Kind::kMmioWrite);
-  d.body.op = static_cast<uint8_t>(Kind::kMmioWrite);
   d.body.bar = static_cast<uint8_t>(bar);
   d.body.size = static_cast<uint8_t>(size);
   d.body.offset.set(off);
@@ -369,7 +368,6 @@ int Device::sync_for_device(uint16_t q, uint64_t dma_addr, size_t len) {
   }
   Descriptor d{};
   d.hdr.kind = static_cast<uint8_t>(Kind::kDmaSync);
-  d.body.op = static_cast<uint8_t>(Kind::kDmaSync);
   d.body.addr.set(ann.addr);
   d.body.len.set(ann.len);
   d.body.value.set(ann.first_version);

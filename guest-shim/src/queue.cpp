@@ -118,7 +118,14 @@ int Queue::poll(int budget, CompletionHandler &h) {
       stats_.replayed.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    if (crypto_->open(proto::Dir::kDeviceToGuest, d) != proto::Status::kOk) [[unlikely]] {
+    // The kind is sealed: the header says only kSealed; open() puts the authentic kind back.
+    const proto::Status opened = crypto_->open(proto::Dir::kDeviceToGuest, d);
+    if (opened == proto::Status::kBadKind) [[unlikely]] {
+      // Authentic, but of no kind: malformed. Its seq is not taken, so what follows is a gap.
+      stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (opened != proto::Status::kOk) [[unlikely]] {
       stats_.auth_failed.fetch_add(1, std::memory_order_relaxed);
       continue;
     }

@@ -8,8 +8,8 @@ namespace ferry::proto {
 Status check_header(const Descriptor &d) {
   if (d.hdr.version != kProtoVersion) [[unlikely]]
     return Status::kBadVersion;
-  if (d.hdr.kind == static_cast<uint8_t>(Kind::kInvalid) ||
-      d.hdr.kind >= static_cast<uint8_t>(Kind::kKindCount)) [[unlikely]]
+  if (d.hdr.kind != static_cast<uint8_t>(Kind::kSealed) &&
+      d.hdr.kind != static_cast<uint8_t>(Kind::kHandshake)) [[unlikely]]
     return Status::kBadKind;
   return Status::kOk;
 }

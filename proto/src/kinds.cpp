@@ -46,6 +46,8 @@ std::string_view kind_name(Kind k) {
       return "interrupt";
     case Kind::kHandshake:
       return "handshake";
+    case Kind::kSealed:
+      return "sealed";
     case Kind::kKindCount:
       break;
   }

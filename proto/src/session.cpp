@@ -265,7 +265,12 @@ Status SessionCrypto::seal(Dir dir, Descriptor &d) {
   const uint64_t counter = d.hdr.seq.get();
   if (q >= params_.n_queues || counter > kCounterMask) [[unlikely]]
     return Status::kBadLength;
+  if (!is_sealed_kind(d.hdr.kind)) [[unlikely]]
+    return Status::kBadKind;
   d.hdr.version = kProtoVersion;
+  // The kind goes into the body, sealed with it; the header says only "sealed".
+  d.body.kind = d.hdr.kind;
+  d.hdr.kind = static_cast<uint8_t>(Kind::kSealed);
   auto *raw = reinterpret_cast<uint8_t *>(&d);
   if (params_.security == Security::kNone) {
     std::memset(d.tag, 0, kTagSize);
@@ -305,6 +310,8 @@ Status SessionCrypto::seal(Dir dir, Descriptor &d) {
 
 Status SessionCrypto::open(Dir dir, Descriptor &d) {
   Status st = check_header(d);
+  if (st == Status::kOk && d.hdr.kind != static_cast<uint8_t>(Kind::kSealed)) [[unlikely]]
+    st = Status::kBadKind;  // a handshake fragment is never opened here
   if (st != Status::kOk) [[unlikely]] {
     std::memset(&d.body, 0, sizeof(d.body));
     return st;
@@ -314,8 +321,15 @@ Status SessionCrypto::open(Dir dir, Descriptor &d) {
     std::memset(&d.body, 0, sizeof(d.body));
     return Status::kBadLength;
   }
-  if (params_.security == Security::kNone) return Status::kOk;
-  return open_key_epoch(stream(dir, q), d) ? Status::kOk : Status::kAuthFailed;
+  if (params_.security != Security::kNone && !open_key_epoch(stream(dir, q), d)) [[unlikely]]
+    return Status::kAuthFailed;
+  // Authentic: only now is the sealed kind looked at. One no sender makes is malformed.
+  if (!is_sealed_kind(d.body.kind)) [[unlikely]] {
+    std::memset(&d.body, 0, sizeof(d.body));
+    return Status::kBadKind;
+  }
+  d.hdr.kind = d.body.kind;
+  return Status::kOk;
 }
 
 void SessionCrypto::seal_chunk(Dir dir, const ChunkAad &aad, const uint8_t *plain, uint8_t *sealed,

@@ -3,14 +3,19 @@
 // test captures every frame on the data plane's interface (AF_PACKET, both directions). With
 // `confidential` neither appears anywhere in the capture; with `none` both do, which proves
 // the capture sees the traffic; `integrity` authenticates without encrypting, so both appear.
+// The kind of each descriptor is sealed too: every one's header says kSealed, so at
+// `confidential` the host cannot tell a read from a write, a DMA sync or a completion.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "ferry/proto/descriptor.h"
+#include "ferry/proto/frame.h"
 #include "require.h"
 #include "service_lab.h"
 #include "wire.h"
@@ -27,7 +32,30 @@ constexpr char kPattern[] = "FERRY-SECRET-PAT";  // 16 bytes, repeated over the 
 
 struct Seen {
   size_t pattern = 0, value = 0, inverted = 0, frames = 0;
+  std::set<uint8_t> header_kinds;  // of the sealed (non-handshake) descriptors, both ways
+  std::set<uint8_t> body_kinds;    // their first body byte as it crossed the wire
 };
+
+// Every descriptor record of the capture's ferry frames, both directions.
+void collect_kinds(const std::vector<Packet> &got, Seen &s) {
+  for (const Packet &p : got) {
+    for (const auto &[src, dst] :
+         {std::pair{VethLab::kIpA, VethLab::kIpB}, std::pair{VethLab::kIpB, VethLab::kIpA}}) {
+      auto payload = proto::frame_check_fcs(udp_payload(p, src, dst, ServiceLab::kPort));
+      proto::FrameReader r;
+      if (payload.empty() || r.parse(payload) != proto::Status::kOk) continue;
+      proto::RecordView rec;
+      while (r.next(rec)) {
+        if (rec.type != proto::RecordType::kDescriptor) continue;
+        proto::Descriptor d;
+        std::memcpy(&d, rec.payload.data(), sizeof(d));
+        if (d.hdr.kind == static_cast<uint8_t>(proto::Kind::kHandshake)) continue;
+        s.header_kinds.insert(d.hdr.kind);
+        s.body_kinds.insert(d.body.kind);
+      }
+    }
+  }
+}
 
 int edu_dma(ferry_dev *dev, uint64_t src, uint64_t dst, uint64_t dir) {
   ferry_iowrite64(dev, 0, kDmaSrc, src);
@@ -85,6 +113,7 @@ void capture_run(const std::string &security, Seen &s) {
   uint32_t v = kSecretValue, inv = ~kSecretValue;  // little-endian on the wire and in x86
   s.value = count_occurrences(got, {reinterpret_cast<const uint8_t *>(&v), 4});
   s.inverted = count_occurrences(got, {reinterpret_cast<const uint8_t *>(&inv), 4});
+  collect_kinds(got, s);
   std::printf("[ capture  ] %s: %zu frames, pattern %zu times, register value %zu, read-back %zu\n",
               security.c_str(), s.frames, s.pattern, s.value, s.inverted);
 }
@@ -97,6 +126,8 @@ TEST(Confidentiality, with_none_the_capture_holds_the_dma_pattern_and_register_v
   EXPECT_GE(s.pattern, 2 * kLen / 16) << "the capture missed the DMA in one direction";
   EXPECT_GT(s.value, 0u);
   EXPECT_GT(s.inverted, 0u);
+  // The workload's kinds are in the clear body: write, read, completion, DMA syncs.
+  EXPECT_GE(s.body_kinds.size(), 4u);
 }
 
 TEST(Confidentiality, with_integrity_the_data_is_authenticated_but_visible) {
@@ -117,6 +148,16 @@ TEST(Confidentiality, with_confidential_the_capture_holds_no_trace_of_the_data) 
   EXPECT_EQ(s.pattern, 0u);
   EXPECT_EQ(s.value, 0u);
   EXPECT_EQ(s.inverted, 0u);
+}
+
+TEST(Confidentiality, every_sealed_descriptor_carries_the_same_header_kind_at_every_level) {
+  for (const char *level : {"none", "integrity", "confidential"}) {
+    Seen s;
+    capture_run(level, s);
+    if (IsSkipped()) return;
+    EXPECT_EQ(s.header_kinds, std::set<uint8_t>{static_cast<uint8_t>(proto::Kind::kSealed)})
+        << level << ": the header tells the host which operation a descriptor is";
+  }
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 //   get sq.prod|sq.cons|cq.prod|cq.cons          (queue 0)  -> ok VALUE
 //   set sq.prod|sq.cons|cq.prod|cq.cons VALUE               -> ok
 //   scribble MS SEED            random rewrites of the four indices for MS ms -> ok WRITES
-//   save-cq                     keeps every completion in the completion ring -> ok COUNT
+//   save-cq                     keeps every sealed descriptor in the completion ring -> ok COUNT
 //   replay-cq N                 writes the last N kept slots after the producer index and
 //                               publishes them -> ok OLD_PROD
 //   save-chunk C NAME / restore-chunk C NAME    a chunk's window bytes and metadata
@@ -133,7 +133,8 @@ int main(int argc, char **argv) {
       for (uint32_t i = 0; i < r.g.ring_slots; ++i) {
         Descriptor d;
         std::memcpy(&d, &r.slots(r.cq())[i], sizeof(d));
-        if (d.hdr.kind == static_cast<uint8_t>(Kind::kCompletion)) kept.push_back(d);
+        // The kind is sealed: the host keeps every sealed descriptor (here: completions).
+        if (d.hdr.kind == static_cast<uint8_t>(Kind::kSealed)) kept.push_back(d);
       }
       std::sort(kept.begin(), kept.end(), [](const Descriptor &a, const Descriptor &b) {
         return a.hdr.seq.get() < b.hdr.seq.get();

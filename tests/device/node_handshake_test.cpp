@@ -119,7 +119,7 @@ TEST(NodeHandshake, requests_before_any_handshake_are_counted_as_without_session
   NodeRig rig;
   proto::Descriptor d{};
   d.hdr.version = proto::kProtoVersion;
-  d.hdr.kind = static_cast<uint8_t>(proto::Kind::kMmioRead);
+  d.hdr.kind = static_cast<uint8_t>(proto::Kind::kSealed);  // as a sealed one on the wire
   d.hdr.channel.set(3);
   d.hdr.seq.set(1);
   rig.bench.to_node.emit(proto::RecordType::kDescriptor, 3,

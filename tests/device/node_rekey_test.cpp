@@ -49,7 +49,7 @@ TEST(NodeRekey, a_duplicate_arriving_after_the_switch_is_answered_from_the_cache
   read.hdr.channel.set(g.channel());
   const uint64_t seq = g.next_seq(0);
   read.hdr.seq.set(seq);
-  read.body.op = read.hdr.kind;
+  read.body.kind = read.hdr.kind;
   read.body.size = 4;
   read.body.offset.set(EduModel::kRegLiveness);
   ASSERT_EQ(g.crypto().seal(proto::Dir::kGuestToDevice, read), proto::Status::kOk);
@@ -80,7 +80,7 @@ TEST(NodeRekey, a_request_replayed_after_its_epoch_key_is_gone_is_a_replay_and_d
   old.hdr.kind = static_cast<uint8_t>(proto::Kind::kMmioWrite);
   old.hdr.channel.set(g.channel());
   old.hdr.seq.set(g.next_seq(0));
-  old.body.op = old.hdr.kind;
+  old.body.kind = old.hdr.kind;
   old.body.size = 4;
   old.body.offset.set(EduModel::kRegFactorial);
   old.body.value.set(5);

@@ -217,7 +217,7 @@ uint64_t TestGuest::post_mmio(Kind kind, unsigned bar, uint64_t off, unsigned si
   d.hdr.channel.set(o_.channel);
   const uint64_t seq = next_seq(q);
   d.hdr.seq.set(seq);
-  d.body.op = d.hdr.kind;
+  d.body.kind = d.hdr.kind;
   d.body.bar = static_cast<uint8_t>(bar);
   d.body.size = static_cast<uint8_t>(size);
   d.body.offset.set(off);
@@ -264,7 +264,7 @@ void TestGuest::sync_for_device(uint64_t addr, uint64_t len, uint16_t q) {
   d.hdr.queue.set(q);
   d.hdr.channel.set(o_.channel);
   d.hdr.seq.set(next_seq(q));
-  d.body.op = d.hdr.kind;
+  d.body.kind = d.hdr.kind;
   d.body.addr.set(first);
   d.body.len.set(static_cast<uint32_t>(last - first + o_.chunk_size));
   d.body.value.set(first_version);

@@ -168,7 +168,7 @@ class WithheldAnnouncement : public HostileDma {
     load_device(std::vector<uint8_t>(2 * kChunk, 0x5a));
   }
   void withhold(size_t withheld) {
-    r->paused([&] { r->to_host().drop_next_of_kind(proto::Kind::kDmaSync, withheld); });
+    r->paused([&] { r->to_host().drop_next_of_kind(proto::Kind::kSealed, withheld); });
   }
   void serve_old_chunks() {
     restore(first, old0);

@@ -218,14 +218,15 @@ TEST(HostileRings, forged_completions_fail_authentication_and_are_counted) {
         proto::RingHeader *cq = rr.region().cq(0);
         uint32_t prod = std::atomic_ref<uint32_t>(cq->prod.value).load();
         if (prod == 0 || rng() % 16 != 0) return;
-        // A plausible header (right version, kind, queue, channel, a fresh seq), garbage body.
+        // A plausible header (right version, kind kSealed, queue, channel, a fresh seq), garbage
+        // body.
         Descriptor f;
         for (size_t i = 0; i < sizeof(f); i += 8) {
           uint64_t x = rng();
           std::memcpy(reinterpret_cast<uint8_t *>(&f) + i, &x, 8);
         }
         f.hdr.version = proto::kProtoVersion;
-        f.hdr.kind = static_cast<uint8_t>(proto::Kind::kCompletion);
+        f.hdr.kind = static_cast<uint8_t>(proto::Kind::kSealed);  // as every sealed one
         f.hdr.queue.set(0);
         f.hdr.channel.set(channel);
         f.hdr.seq.set(1000000 + rng() % 1000);

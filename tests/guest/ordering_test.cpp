@@ -102,7 +102,7 @@ TEST(Ordering, a_completion_the_host_drops_fails_the_next_read_instead_of_being_
   ASSERT_TRUE(dev);
   ferry_iowrite32(dev.get(), 0, EduModel::kRegLiveness, 7);
   ASSERT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~7u);
-  r.paused([&] { r.to_host().drop_next_of_kind(proto::Kind::kCompletion); });
+  r.paused([&] { r.to_host().drop_next_of_kind(proto::Kind::kSealed); });
   EXPECT_EQ(ferry_ioread32(dev.get(), 0, EduModel::kRegLiveness), ~0u);
   EXPECT_EQ(ferry_last_error(dev.get()), -ETIMEDOUT);  // its answer never came
   // The next answer is authentic, but its sequence number says one is missing before it.

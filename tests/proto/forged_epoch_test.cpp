@@ -21,7 +21,7 @@ constexpr int kForgeries = 4000;
 Descriptor forged(uint64_t epoch, uint64_t counter) {
   Descriptor d{};
   d.hdr.version = kProtoVersion;
-  d.hdr.kind = static_cast<uint8_t>(Kind::kMmioWrite);
+  d.hdr.kind = static_cast<uint8_t>(Kind::kSealed);  // as every sealed descriptor on the wire
   d.hdr.seq.set(epoch << kKeyEpochShift | counter);
   d.tag[0] = 0x42;  // no key made this tag
   return d;
@@ -74,7 +74,8 @@ TEST_F(ForgedEpoch, refused_trials_are_counted_and_the_genuine_next_epoch_opens_
   SessionCrypto tx(*aead_, secrets_), rx(*aead_, secrets_);
   tx.set_rekey({.after_messages = 1});
   for (int i = 1; i <= kForgeries; ++i) {
-    Descriptor d = forged(1 + static_cast<uint64_t>(i) % kMaxKeyEpochSkip, static_cast<uint64_t>(i));
+    Descriptor d =
+        forged(1 + static_cast<uint64_t>(i) % kMaxKeyEpochSkip, static_cast<uint64_t>(i));
     ASSERT_NE(rx.open(Dir::kGuestToDevice, d), Status::kOk);
   }
   // Trials ran only for the burst and what refilled meanwhile; every other one was counted.
@@ -82,6 +83,7 @@ TEST_F(ForgedEpoch, refused_trials_are_counted_and_the_genuine_next_epoch_opens_
   EXPECT_EQ(rx.rekey_stats().rx_rekeys, 0u);
   // The real sender moves to epoch 1 (its first descriptor is epoch 0, the second epoch 1).
   Descriptor first = forged(0, 1), second = forged(0, 2);  // sealing replaces the tags
+  first.hdr.kind = second.hdr.kind = static_cast<uint8_t>(Kind::kMmioWrite);  // what is sealed
   ASSERT_EQ(tx.seal(Dir::kGuestToDevice, first), Status::kOk);
   ASSERT_EQ(tx.seal(Dir::kGuestToDevice, second), Status::kOk);
   ASSERT_EQ(seq_key_epoch(second.hdr.seq.get()), 1u);

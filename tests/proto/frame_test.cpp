@@ -108,7 +108,7 @@ TEST(Frame, header_fields_are_each_checked) {
     return r.parse(f);
   };
   EXPECT_EQ(with([](FrameHeader &h) { h.magic.set(0x12345678); }), Status::kBadMagic);
-  EXPECT_EQ(with([](FrameHeader &h) { h.version = 2; }), Status::kBadVersion);
+  EXPECT_EQ(with([](FrameHeader &h) { h.version = kProtoVersion + 1; }), Status::kBadVersion);
   EXPECT_EQ(with([](FrameHeader &h) { h.flags = 0x80; }), Status::kOutOfRange);
   EXPECT_EQ(with([](FrameHeader &h) { h.payload_len.set(h.payload_len.get() + 1); }),
             Status::kTruncated);

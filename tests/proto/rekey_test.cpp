@@ -68,7 +68,7 @@ class Rekey : public ::testing::TestWithParam<Param> {
     d.hdr.queue.set(q);
     d.hdr.channel.set(params_.channel);
     d.hdr.seq.set(counter);
-    d.body.op = static_cast<uint8_t>(Kind::kMmioWrite);
+    d.body.kind = static_cast<uint8_t>(Kind::kMmioWrite);
     d.body.size = 4;
     d.body.value.set(counter * 3 + 1);
     EXPECT_EQ(c.seal(dir, d), Status::kOk);

@@ -35,7 +35,7 @@ class SessionTest : public ::testing::TestWithParam<Param> {
     d.hdr.queue.set(queue);
     d.hdr.channel.set(params_.channel);
     d.hdr.seq.set(seq);
-    d.body.op = static_cast<uint8_t>(Kind::kMmioWrite);
+    d.body.kind = static_cast<uint8_t>(Kind::kMmioWrite);
     d.body.bar = 0;
     d.body.size = 4;
     d.body.offset.set(0x80);
@@ -127,6 +127,7 @@ TEST_P(SessionTest, queue_out_of_range_is_refused) {
   Descriptor d = request(params_.n_queues, 1);
   EXPECT_EQ(guest_->seal(Dir::kGuestToDevice, d), Status::kBadLength);
   d.hdr.version = kProtoVersion;
+  d.hdr.kind = static_cast<uint8_t>(Kind::kSealed);
   EXPECT_EQ(device_->open(Dir::kGuestToDevice, d), Status::kBadLength);
 }
 
@@ -139,6 +140,60 @@ TEST_P(SessionTest, bad_version_or_kind_is_refused_before_authentication) {
   Descriptor k = d;
   k.hdr.kind = static_cast<uint8_t>(Kind::kKindCount);
   EXPECT_EQ(device_->open(Dir::kGuestToDevice, k), Status::kBadKind);
+}
+
+TEST_P(SessionTest, the_wire_header_says_sealed_and_open_restores_the_sealed_kind) {
+  for (Kind kind :
+       {Kind::kMmioRead, Kind::kMmioWrite, Kind::kCompletion, Kind::kDmaSync, Kind::kInterrupt}) {
+    Descriptor d = request(0, 1 + static_cast<uint64_t>(kind));
+    d.hdr.kind = static_cast<uint8_t>(kind);
+    ASSERT_EQ(guest_->seal(Dir::kGuestToDevice, d), Status::kOk);
+    EXPECT_EQ(d.hdr.kind, static_cast<uint8_t>(Kind::kSealed)) << kind_name(kind);
+    ASSERT_EQ(device_->open(Dir::kGuestToDevice, d), Status::kOk);
+    EXPECT_EQ(d.hdr.kind, static_cast<uint8_t>(kind));
+    EXPECT_EQ(d.body.kind, static_cast<uint8_t>(kind));
+  }
+}
+
+TEST_P(SessionTest, only_kinds_that_are_sealed_can_be_sealed) {
+  for (Kind kind : {Kind::kInvalid, Kind::kHandshake, Kind::kSealed, Kind::kKindCount}) {
+    Descriptor d = request(0, 1);
+    d.hdr.kind = static_cast<uint8_t>(kind);
+    EXPECT_EQ(guest_->seal(Dir::kGuestToDevice, d), Status::kBadKind) << kind_name(kind);
+  }
+}
+
+TEST_P(SessionTest, a_handshake_header_is_never_opened_as_sealed) {
+  Descriptor d = request(0, 1);
+  ASSERT_EQ(guest_->seal(Dir::kGuestToDevice, d), Status::kOk);
+  d.hdr.kind = static_cast<uint8_t>(Kind::kHandshake);
+  EXPECT_EQ(device_->open(Dir::kGuestToDevice, d), Status::kBadKind);
+}
+
+TEST_P(AuthenticatedSession, a_tampered_sealed_kind_fails_authentication) {
+  Descriptor d = request(0, 1);
+  d.hdr.kind = static_cast<uint8_t>(Kind::kMmioRead);
+  ASSERT_EQ(guest_->seal(Dir::kGuestToDevice, d), Status::kOk);
+  // At `confidential` the kind is ciphertext: flipping bits makes it some other kind.
+  d.body.kind ^= static_cast<uint8_t>(Kind::kMmioRead) ^ static_cast<uint8_t>(Kind::kMmioWrite);
+  EXPECT_EQ(device_->open(Dir::kGuestToDevice, d), Status::kAuthFailed);
+  EXPECT_EQ(d.hdr.kind, static_cast<uint8_t>(Kind::kSealed));
+}
+
+// A body of no kind is refused after authentication: at `none` (nothing to authenticate) it
+// opens as malformed (kBadKind) and its body is zeroed; where the body is authenticated, a kind
+// changed on the way fails the tag first.
+TEST_P(SessionTest, a_body_of_unknown_kind_never_opens) {
+  for (uint8_t bad : {uint8_t{0}, static_cast<uint8_t>(Kind::kHandshake),
+                      static_cast<uint8_t>(Kind::kSealed), uint8_t{200}}) {
+    Descriptor d = request(0, 10 + bad);
+    ASSERT_EQ(guest_->seal(Dir::kGuestToDevice, d), Status::kOk);
+    d.body.kind = bad;
+    const Status want = sec() == Security::kNone ? Status::kBadKind : Status::kAuthFailed;
+    EXPECT_EQ(device_->open(Dir::kGuestToDevice, d), want) << int(bad);
+    EXPECT_EQ(d.hdr.kind, static_cast<uint8_t>(Kind::kSealed));
+    EXPECT_EQ(d.body.value.get(), 0u);  // zeroed: nothing of it is used
+  }
 }
 
 TEST_P(SessionTest, chunk_round_trips_at_every_interesting_length) {

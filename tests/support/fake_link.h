@@ -36,7 +36,8 @@ class FakeLink : public proto::RecordSink {
   void drop_next(size_t n = 1) { drop_ += n; }
   void duplicate_next(size_t n = 1) { dup_ += n; }
   // Drops the next n descriptor records of `kind` that are emitted (a host that withholds
-  // chosen descriptors; the kind is in the cleartext header); other records pass.
+  // chosen descriptors: kSealed, the n next sealed ones, whose kind the host cannot see);
+  // other records pass.
   void drop_next_of_kind(proto::Kind kind, size_t n = 1) {
     drop_kind_ = kind;
     drop_of_kind_ += n;

@@ -123,15 +123,18 @@ class SessionCrypto {
   const SessionParams &params() const { return params_; }
   uint32_t session_id() const { return session_id_; }
 
-  // Seals d in place with the key of (dir, d.hdr.queue): sets d.hdr.version and seals the
-  // body (or only authenticates it, or does nothing, per security level). The caller put the
+  // Seals d in place with the key of (dir, d.hdr.queue): sets d.hdr.version, moves the kind
+  // from d.hdr.kind into d.body.kind (the header then says Kind::kSealed) and seals the body
+  // (or only authenticates it, or does nothing, per security level). The caller put the
   // counter in d.hdr.seq; seal() moves to a new epoch when the policy says so and puts the
-  // epoch in its top bits. Returns kBadLength if the queue or counter is out of range.
+  // epoch in its top bits. Returns kBadLength if the queue or counter is out of range,
+  // kBadKind if d.hdr.kind is not a kind that is sealed (kMmioRead .. kInterrupt).
   Status seal(Dir dir, Descriptor &d);
-  // Opens a private copy in place: checks header, authenticates, decrypts, with the key of
-  // the epoch in d.hdr.seq (a new epoch becomes current when a descriptor of it opens).
-  // Replay checks are the caller's (ReplayWindow, on seq_counter()). On failure the body is
-  // zeroed.
+  // Opens a private copy in place: checks header (kind kSealed), authenticates, decrypts,
+  // with the key of the epoch in d.hdr.seq (a new epoch becomes current when a descriptor of
+  // it opens), then puts the sealed kind back into d.hdr.kind. An authentic body whose kind
+  // is not kMmioRead .. kInterrupt returns kBadKind (malformed, not forged). Replay checks
+  // are the caller's (ReplayWindow, on seq_counter()). On failure the body is zeroed.
   Status open(Dir dir, Descriptor &d);
 
   // Rekeying of the descriptor streams (default: never by count or time).
@@ -141,7 +144,7 @@ class SessionCrypto {
   // passed, whether or not anything arrived since. Returns how many it wiped; reads no clock
   // when none is held.
   size_t expire_old_keys();
-    // The current key epoch of stream (dir, queue) (tests, diagnostics).
+  // The current key epoch of stream (dir, queue) (tests, diagnostics).
   uint64_t key_epoch(Dir dir, uint16_t queue) const { return stream(dir, queue).key_epoch; }
 
   // Seals a chunk of len bytes for the DMA stream of `dir` with nonce sequence `version`.
