@@ -52,6 +52,7 @@ struct World {
     aead = ferry::proto::Aead::create_best();
     device_crypto = std::make_unique<ferry::proto::SessionCrypto>(*aead, secrets());
     cfg.region_path = r.path;
+    cfg.guest_id = 1;  // any: the device side here is a SessionCrypto, not a node with PSKs
     cfg.mmio_timeout_ms = 1;
     cfg.idle.mode = ferry::config::IdlePolicy::Mode::kSpin;
   }
