@@ -68,8 +68,8 @@ Device::Device(const config::GuestConfig &cfg)
     throw std::runtime_error("config " + cfg.file + ": queue " + std::to_string(cfg.queue) +
                              " is not below queues (" + std::to_string(cfg.n_queues) + ")");
   for (uint16_t q = 0; q < cfg.n_queues; ++q) {
-    queues_.push_back(std::make_unique<Queue>(q, channel_, region_.sq(q), region_.cq(q),
-                                              g.ring_slots, cfg.replay_window));
+    queues_.push_back(
+        std::make_unique<Queue>(q, channel_, region_.sq(q), region_.cq(q), g.ring_slots));
     aeads_.push_back(proto::Aead::create_best());
   }
 }

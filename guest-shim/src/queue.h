@@ -1,6 +1,7 @@
 // One queue of a session: its submission ring (sealed requests out), its completion ring
-// (answers in), its sequence counter, its replay window and its own crypto context. A queue
-// is used by one thread at a time (its mutex); the rings' other side is the untrusted host.
+// (answers in), its sequence counters (the next to send, the next due in) and its own crypto
+// context. A queue is used by one thread at a time (its mutex); the rings' other side is the
+// untrusted host.
 #pragma once
 
 #include <atomic>
@@ -12,7 +13,6 @@
 #include "ferry/proto/aead.h"
 #include "ferry/proto/descriptor.h"
 #include "ferry/proto/idle.h"
-#include "ferry/proto/replay_window.h"
 #include "ferry/proto/session.h"
 #include "ferry/proto/shm_ring.h"
 
@@ -26,7 +26,7 @@ struct QueueStats {
   std::atomic<uint64_t> ring_full{0};    // posts that found the ring full and waited
   std::atomic<uint64_t> received{0};     // authentic descriptors taken from the CQ
   std::atomic<uint64_t> auth_failed{0};  // CQ slots that did not authenticate (dropped)
-  std::atomic<uint64_t> replayed{0};     // authentic but already seen or too old (dropped)
+  std::atomic<uint64_t> replayed{0};     // a counter already taken (dropped before the tag)
   std::atomic<uint64_t> malformed{0};    // bad header, wrong queue or channel (dropped)
   std::atomic<uint64_t> bad_index{0};    // polls that found an impossible ring index
   std::atomic<uint64_t> stale{0};        // authentic completions nobody waits for any more
@@ -49,7 +49,7 @@ class CompletionHandler {
 class Queue {
  public:
   Queue(uint16_t index, uint32_t channel, proto::RingHeader *sq, proto::RingHeader *cq,
-        uint32_t ring_slots, uint32_t replay_bits);
+        uint32_t ring_slots);
   ~Queue();
 
   uint16_t index() const { return index_; }
@@ -105,7 +105,6 @@ class Queue {
   uint32_t ring_slots_;
   proto::RingProducer sq_;
   proto::RingConsumer cq_;
-  proto::ReplayWindow replay_;
   std::unique_ptr<proto::SessionCrypto> crypto_;
   uint64_t next_seq_ = 1;
   uint64_t next_rx_ = 1;  // the device -> guest counter due next on this CQ
