@@ -50,8 +50,8 @@ LaneService lane_service(const Cfg &cfg, const char *name, const char *telemetry
 
 // Runs one engine per handler (the engine of lane l drives handlers[l]) over the lanes'
 // transports, with fault injection and the test drop hook applied; publishes telemetry, writes
-// the ready file and polls until SIGINT/SIGTERM, then withdraws telemetry, removes the ready
-// file and prints the totals. The handlers outlive the call. Throws on set-up failure.
+// the ready file and tells systemd READY=1 (sd_notify.h), polls until SIGINT/SIGTERM, tells
+// systemd STOPPING=1, then withdraws telemetry, removes the ready file and prints the totals. The handlers outlive the call. Throws on set-up failure.
 void serve_lanes(const LaneService &svc, std::span<engine::RecordHandler *const> handlers,
                  const engine::EngineOptions &opt, const TestDrops &drops);
 

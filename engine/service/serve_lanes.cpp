@@ -5,6 +5,7 @@
 
 #include "ferry/engine/lanes.h"
 #include "ferry/engine/telemetry.h"
+#include "service/sd_notify.h"
 #include "service/serve.h"
 #include "transport/fault_transport.h"
 
@@ -27,10 +28,16 @@ void serve_lanes(const LaneService &svc, std::span<engine::RecordHandler *const>
   lt.maintain_port(proto::now_ns());                                 // ARP right away
   for (engine::Engine *e : lanes) e->housekeeping(proto::now_ns());  // connect
   write_ready_file(svc.ready_file);
-  std::fprintf(stderr, "%s: serving %s over %s on %u lane(s) (stream %08x)\n", svc.name,
-               svc.serving.c_str(), std::string(lanes[0]->transport().name()).c_str(), n,
-               lanes[0]->stream_id());
+  char status[256];
+  std::snprintf(status, sizeof status, "serving %s over %s on %u lane(s) (stream %08x)",
+                svc.serving.c_str(), std::string(lanes[0]->transport().name()).c_str(), n,
+                lanes[0]->stream_id());
+  std::fprintf(stderr, "%s: %s\n", svc.name, status);
+  // Type=notify: everything a guest or peer needs (the data plane's regions, the port, the
+  // telemetry socket) exists by now.
+  notify_systemd(std::string("READY=1\nSTATUS=") + status);
   engine::run_lanes(lanes, lt.io.get(), svc.idle, svc.housekeeping_every, g_stop);
+  notify_systemd("STOPPING=1");
   engine::telemetry_publish(nullptr, nullptr);
   remove_ready_file(svc.ready_file);
   uint64_t tx = 0, rx = 0, re = 0;
