@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 #include <vector>
+
+#include "service_configs.h"
 #include "service_path.h"
 
 namespace ferry::testing {
@@ -17,13 +18,11 @@ std::string bin(const std::string &service) {
 }
 
 // Kernel UDP needs no DPDK port, but the services still start the EAL (telemetry).
-std::string service_head(const std::string &prefix, const char *local, const char *peer) {
-  return "eal: {lcores: [0], no_huge: true, memory_mb: 64, file_prefix: " + prefix + "}\n" +
-         "transport:\n  kind: kernel-udp\n  local: {ip: " + local +
-         ", port: " + std::to_string(ServiceLab::kPort) + "}\n  peer: {ip: " + peer +
-         ", port: " + std::to_string(ServiceLab::kPort) + "}\n  retransmit_us: 5000\n" +
-         "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n" +
-         "housekeeping_every: 64\n";
+void set_service(ServiceYaml &c, const std::string &prefix, const std::string &ready_file) {
+  c.file_prefix = prefix;
+  c.udp_port = ServiceLab::kPort;
+  c.housekeeping_every = 64;
+  c.ready_file = ready_file;
 }
 }  // namespace
 
@@ -50,18 +49,22 @@ ServiceLab::ServiceLab(const ServiceLabOptions &opt) {
   prefix_dp_ = "fa-" + net_->ns_a + "-dp";
   run_cmd("rm -rf " + dir_ + " && mkdir -p " + dir_);
   write_random_psk(psk_);
-  std::ofstream(dir_ + "/guest.yaml")
-      << "region: " << region_path() << "\npsk_file: " << psk_ << "\ndevice_id: 1\nguest_id: 1\n"
-      << "security: " << opt.security << "\nmmio_timeout_ms: " << opt.mmio_timeout_ms
-      << "\nhandshake_timeout_ms: 5000\n"
-      << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
-  std::ofstream(dir_ + "/device-node.yaml")
-      << service_head(prefix_dn_, VethLab::kIpB, VethLab::kIpA)
-      << "devices:\n  - {id: 1, guests: [{id: 1, psk_file: " << psk_
-      << "}], model: edu}\nready_file: " << dir_ << "/dn.ready\n";
-  std::ofstream(dir_ + "/dataplane.yaml") << service_head(prefix_dp_, VethLab::kIpA, VethLab::kIpB)
-                                          << "guests:\n  - {path: " << region_path()
-                                          << ", channel: 1}\nready_file: " << dir_ << "/dp.ready\n";
+  GuestYaml guest;
+  guest.region = region_path();
+  guest.psk_file = psk_;
+  guest.security = opt.security;
+  guest.mmio_timeout_ms = opt.mmio_timeout_ms;
+  DeviceNodeYaml dn;
+  set_service(dn, prefix_dn_, dir_ + "/dn.ready");
+  dn.devices = {{1, {}, "edu", {}}};
+  DataplaneYaml dp;
+  set_service(dp, prefix_dp_, dir_ + "/dp.ready");
+  if (!add_guest(guest, dir_ + "/guest.yaml", dn, dp) ||
+      !write_text(dir_ + "/device-node.yaml", device_node_yaml(dn)) ||
+      !write_text(dir_ + "/dataplane.yaml", dataplane_yaml(dp))) {
+    error_ = "cannot write the YAML files in " + dir_;
+    return;
+  }
   dn_ = Child(
       {"ip", "netns", "exec", net_->ns_b, bin("ferry-device-node"), dir_ + "/device-node.yaml"},
       dir_ + "/dn.log");
