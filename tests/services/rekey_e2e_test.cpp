@@ -64,14 +64,18 @@ class RekeyUnderLoad : public ServicesLab {
 };
 
 TEST_F(RekeyUnderLoad, every_200_messages_no_operation_is_lost_or_repeated) {
-  up("rekey_after_messages: 200\n", 2000);
+  GuestYaml guest;
+  guest.rekey_after_messages = 200;
+  up(guest);
   if (HasFatalFailure() || IsSkipped()) return;
   // 3000 pairs: 6000 guest -> device descriptors, 30 epochs.
   run_and_check(3000, 0, 3000 * 2 / 200 - 1);
 }
 
 TEST_F(RekeyUnderLoad, every_100_ms_no_operation_is_lost_or_repeated) {
-  up("rekey_after_ms: 100\n", 2000);
+  GuestYaml guest;
+  guest.rekey_after_ms = 100;
+  up(guest);
   if (HasFatalFailure() || IsSkipped()) return;
   // Paced to last well over a second: at least 5 epochs by time alone.
   run_and_check(2000, 600, 5);

@@ -27,7 +27,10 @@ class Restart : public ServicesLab {
   // kernel-udp's.
   void kill_twice_and_check(bool device_node, const std::string &transport = "kernel-udp") {
     // Rekeying on: the capture then spans several key epochs per session as well.
-    up("rekey_after_messages: 200\n", 500, transport);
+    GuestYaml guest;
+    guest.rekey_after_messages = 200;
+    guest.mmio_timeout_ms = 500;
+    up(guest, transport);
     if (HasFatalFailure() || IsSkipped()) return;
     const bool capture = transport == "kernel-udp";
     FrameCapture cap(lab_->ns_a, lab_->if_a, 7000);

@@ -18,6 +18,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_configs.h"
 #include "service_path.h"
 #include "services.h"
 
@@ -27,9 +28,9 @@ class ServicesLab : public ::testing::Test {
  protected:
   static std::string bin(const std::string &rel) { return build_root() + "/" + rel; }
 
-  // `guest_extra` is appended to the guest YAML (rekey keys).
-  void up(const std::string &guest_extra = "", uint32_t mmio_timeout_ms = 500,
-          const std::string &transport = "kernel-udp") {
+  // `guest` is what the test sets in the guest's YAML (rekeying, the MMIO timeout); the lab
+  // fills in the region, the key and the handshake timeout.
+  void up(GuestYaml guest, const std::string &transport = "kernel-udp") {
     FERRY_REQUIRE(running_as_root(), "needs root: namespaces, hugepages");
     FERRY_REQUIRE(ensure_hugepages(64), "needs 64 free 2 MiB hugepages on /dev/hugepages");
     lab_ = std::make_unique<VethLab>(true, true, 1500);
@@ -39,30 +40,25 @@ class ServicesLab : public ::testing::Test {
     region_ = "/dev/hugepages/" + lab_->ns_a + "-region1";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys);
     write_random_psk(keys + "/psk");
-    mmio_timeout_ms_ = mmio_timeout_ms;
-    std::ofstream(dir_ + "/guest.yaml")
-        << "region: " << region_ << "\nqueues: 1\nqueue: 0\npsk_file: " << keys
-        << "/psk\ndevice_id: 1\nguest_id: 1\nsecurity: confidential\nmmio_timeout_ms: "
-        << mmio_timeout_ms << "\nhandshake_timeout_ms: 1000\n"
-        << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n"
-        << guest_extra;
-    auto common = [&](const std::string &who, const char *local, const char *peer,
-                      const char *lcore) {
+    mmio_timeout_ms_ = guest.mmio_timeout_ms;
+    guest.region = region_;
+    guest.psk_file = keys + "/psk";
+    guest.handshake_timeout_ms = 1000;
+    auto common = [&](ServiceYaml &c, const std::string &who, unsigned lcore) {
       prefix_[who] = "fr-" + lab_->ns_a + "-" + who;
-      return "eal:\n  lcores: [" + std::string(lcore) +
-             "]\n  no_huge: true\n  memory_mb: 64\n  file_prefix: " + prefix_[who] +
-             "\n  vdevs: []\ntransport:\n  kind: " + transport + "\n  local: {ip: " + local +
-             ", port: 7000}\n  peer: {ip: " + peer +
-             ", port: 7000}\n  mtu: 1500\n  retransmit_us: 5000\n"
-             "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n";
+      c.file_prefix = prefix_[who];
+      c.lcores = {lcore};
+      c.kind = transport;
+      c.ready_file = dir_ + "/" + who + ".ready";
     };
-    std::ofstream(dir_ + "/device-node.yaml")
-        << common("dn", VethLab::kIpB, VethLab::kIpA, "1")
-        << "devices:\n  - {id: 1, guests: [{id: 1, psk_file: " << keys
-        << "/psk}], model: edu}\nready_file: " << dir_ << "/dn.ready\n";
-    std::ofstream(dir_ + "/dataplane.yaml")
-        << common("dp", VethLab::kIpA, VethLab::kIpB, "0") << "guests:\n  - {path: " << region_
-        << ", channel: 1, queues: 1}\nready_file: " << dir_ << "/dp.ready\n";
+    DeviceNodeYaml dn;
+    common(dn, "dn", 1);
+    dn.devices = {{1, {}, "edu", {}}};
+    DataplaneYaml dp;
+    common(dp, "dp", 0);
+    ASSERT_TRUE(add_guest(guest, dir_ + "/guest.yaml", dn, dp));
+    write_text(dir_ + "/device-node.yaml", device_node_yaml(dn));
+    write_text(dir_ + "/dataplane.yaml", dataplane_yaml(dp));
     dn_args_ = {"ip",
                 "netns",
                 "exec",
