@@ -16,6 +16,7 @@
 #include "config_file.h"
 #include "lab.h"
 #include "require.h"
+#include "service_configs.h"
 #include "service_path.h"
 #include "services.h"
 
@@ -49,33 +50,26 @@ class E2e : public ::testing::Test {
     dir_ = "/tmp/ferry-e2e-" + lab_->ns_a;
     keys_ = dir_ + "/keys";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys_);
-    std::string guest_keys;  // each guest its own PSK
+    DeviceNodeYaml dn_yaml;
+    set_side(dn_yaml, dn, "dn", lab_->if_b, 1);
+    dn_yaml.devices = {{1, {}, "edu", {}}};
+    dn_yaml.ready_file = dir_ + "/dn.ready";
+    DataplaneYaml dp_yaml;
+    set_side(dp_yaml, dp, "dp", lab_->if_a, 0);
+    dp_yaml.ready_file = dir_ + "/dp.ready";
     for (int g = 1; g <= guests; ++g) {
-      const std::string psk = keys_ + "/psk" + std::to_string(g);
-      write_random_psk(psk);
-      guest_keys += "      - {id: " + std::to_string(g) + ", psk_file: " + psk + "}\n";
-      std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
-          << "region: /dev/hugepages/" << lab_->ns_a << "-region" << g << "\n"
-          << "queues: " << queues << "\nqueue: " << (g - 1) % queues << "\npsk_file: " << psk
-          << "\ndevice_id: 1\nguest_id: " << g << "\n"
-          << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n"
-          // Three pollers on two cores: a guest that yields keeps competing for a core and
-          // triples the median round trip; one that sleeps 5 us when idle does not.
-          << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
+      GuestYaml guest;  // each guest its own PSK
+      guest.region = "/dev/hugepages/" + lab_->ns_a + "-region" + std::to_string(g);
+      guest.queues = queues;
+      guest.queue = (g - 1) % queues;
+      guest.psk_file = keys_ + "/psk" + std::to_string(g);
+      guest.guest_id = g;
+      write_random_psk(guest.psk_file);
+      ASSERT_TRUE(
+          add_guest(guest, dir_ + "/guest" + std::to_string(g) + ".yaml", dn_yaml, dp_yaml));
     }
-    std::ofstream(dir_ + "/device-node.yaml")
-        << eal(dn, "dn", lab_->if_b, "1") << transport(dn, VethLab::kIpB, VethLab::kIpA, "0")
-        << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n"
-        << "devices:\n  - id: 1\n    model: edu\n    guests:\n"
-        << guest_keys << "ready_file: " << dir_ << "/dn.ready\n";
-    std::ofstream dpf(dir_ + "/dataplane.yaml");
-    dpf << eal(dp, "dp", lab_->if_a, "0") << transport(dp, VethLab::kIpA, VethLab::kIpB, "1")
-        << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\nguests:\n";
-    for (int g = 1; g <= guests; ++g)
-      dpf << "  - {path: /dev/hugepages/" << lab_->ns_a << "-region" << g << ", channel: " << g
-          << ", queues: " << queues << "}\n";
-    dpf << "ready_file: " << dir_ << "/dp.ready\n";
-    dpf.close();
+    write_text(dir_ + "/device-node.yaml", device_node_yaml(dn_yaml));
+    write_text(dir_ + "/dataplane.yaml", dataplane_yaml(dp_yaml));
 
     std::vector<std::string> envp{"env"};
     for (auto &[k, v] : env) envp.push_back(k + "=" + v);
@@ -113,29 +107,25 @@ class E2e : public ::testing::Test {
     ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
   }
 
-  std::string eal(const Side &s, const std::string &who, const std::string &iface,
-                  const std::string &lcore) {
-    std::string vdev;
-    if (s.kind == "af_packet") vdev = "net_af_packet0,iface=" + iface;
-    if (s.kind == "af_xdp") vdev = "net_af_xdp0,iface=" + iface + ",start_queue=0,queue_count=1";
-    if (s.kind == "memif")
-      vdev = std::string("net_memif0,role=") + (who == "dn" ? "server" : "client") +
-             ",socket=" + dir_ + "/memif.sock,socket-abstract=no";
+  // The EAL and transport of one side: a DPDK kind drives its vdev on the lab's interface.
+  void set_side(ServiceYaml &c, const Side &s, const std::string &who, const std::string &iface,
+                unsigned lcore) {
     prefix_[who] = "fe-" + lab_->ns_a + "-" + who;
-    return "eal:\n  lcores: [" + lcore + "]\n  no_huge: " + (s.huge() ? "false" : "true") +
-           "\n  memory_mb: 64\n  file_prefix: " + prefix_[who] + "\n  vdevs: [" +
-           (vdev.empty() ? "" : "'" + vdev + "'") + "]\n";
-  }
-
-  std::string transport(const Side &s, const char *local, const char *peer, const std::string &) {
-    const std::string kind = s.dpdk() ? "dpdk" : s.kind;
-    std::string port = s.kind == "af_packet" ? "net_af_packet0"
-                       : s.kind == "af_xdp"  ? "net_af_xdp0"
-                       : s.kind == "memif"   ? "net_memif0"
-                                             : "";
-    return "transport:\n  kind: " + kind + "\n" + (port.empty() ? "" : "  port: " + port + "\n") +
-           "  local: {ip: " + local + ", port: 7000}\n  peer: {ip: " + peer +
-           ", port: 7000}\n  mtu: 1500\n  retransmit_us: 5000\n";
+    c.file_prefix = prefix_[who];
+    c.lcores = {lcore};
+    c.no_huge = !s.huge();
+    c.kind = s.dpdk() ? "dpdk" : s.kind;
+    if (s.kind == "af_packet") {
+      c.port = "net_af_packet0";
+      c.vdevs = {c.port + ",iface=" + iface};
+    } else if (s.kind == "af_xdp") {
+      c.port = "net_af_xdp0";
+      c.vdevs = {c.port + ",iface=" + iface + ",start_queue=0,queue_count=1"};
+    } else if (s.kind == "memif") {
+      c.port = "net_memif0";
+      c.vdevs = {c.port + ",role=" + (who == "dn" ? "server" : "client") + ",socket=" + dir_ +
+                 "/memif.sock,socket-abstract=no"};
+    }
   }
 
   // Runs the edu example on guest g; returns its exit status and keeps its output.
