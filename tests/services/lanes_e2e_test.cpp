@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +16,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_configs.h"
 #include "service_path.h"
 #include "services.h"
 
@@ -50,28 +50,21 @@ class Lanes : public ::testing::Test {
     dir_ = "/tmp/ferry-lanes-" + lab_->ns_a;
     const std::string keys = dir_ + "/keys";
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + keys);
-    std::string guest_keys;  // each guest its own PSK
+    DeviceNodeYaml dn;
+    set_service(dn, "dn", dn_kind, lab_->if_b);
+    dn.devices = {{1, {}, "edu", {}}};
+    DataplaneYaml dp;
+    set_service(dp, "dp", kind, lab_->if_a);
     for (int g = 1; g <= kLanes; ++g) {
-      const std::string psk = keys + "/psk" + std::to_string(g);
-      write_random_psk(psk);
-      guest_keys += "      - {id: " + std::to_string(g) + ", psk_file: " + psk + "}\n";
-      std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
-          << "region: /dev/hugepages/" << lab_->ns_a << "-lane-region" << g << "\n"
-          << "queues: 1\nqueue: 0\npsk_file: " << psk << "\ndevice_id: 1\nguest_id: " << g << "\n"
-          << "security: confidential\nmmio_timeout_ms: 2000\nhandshake_timeout_ms: 5000\n"
-          << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
+      GuestYaml guest;  // each guest its own PSK
+      guest.region = "/dev/hugepages/" + lab_->ns_a + "-lane-region" + std::to_string(g);
+      guest.psk_file = keys + "/psk" + std::to_string(g);
+      guest.guest_id = g;
+      write_random_psk(guest.psk_file);
+      ASSERT_TRUE(add_guest(guest, dir_ + "/guest" + std::to_string(g) + ".yaml", dn, dp, g - 1));
     }
-    std::ofstream(dir_ + "/device-node.yaml")
-        << common("dn", dn_kind, lab_->if_b, VethLab::kIpB, VethLab::kIpA)
-        << "devices:\n  - id: 1\n    model: edu\n    guests:\n"
-        << guest_keys << "ready_file: " << dir_ << "/dn.ready\n";
-    std::ofstream dpf(dir_ + "/dataplane.yaml");
-    dpf << common("dp", kind, lab_->if_a, VethLab::kIpA, VethLab::kIpB) << "guests:\n";
-    for (int g = 1; g <= kLanes; ++g)
-      dpf << "  - {path: /dev/hugepages/" << lab_->ns_a << "-lane-region" << g << ", channel: " << g
-          << ", queues: 1, lane: " << g - 1 << "}\n";
-    dpf << "ready_file: " << dir_ << "/dp.ready\n";
-    dpf.close();
+    write_text(dir_ + "/device-node.yaml", device_node_yaml(dn));
+    write_text(dir_ + "/dataplane.yaml", dataplane_yaml(dp));
     dn_ =
         Child({"ip", "netns", "exec", lab_->ns_b,
                bin(ferry::testing::service_path("ferry-device-node")), dir_ + "/device-node.yaml"},
@@ -83,28 +76,28 @@ class Lanes : public ::testing::Test {
     ASSERT_TRUE(wait_for_file(dir_ + "/dp.ready", dp_, 20000)) << dp_.log_tail();
   }
 
-  // EAL, transport, idle and lanes of one service. Lcores: kernel transports run lane 0 on
-  // the main lcore and lane 1 on a worker; dpdk runs the port on the main lcore and both
-  // lanes on workers. The two services start on different CPUs of the two-CPU machine.
-  std::string common(const std::string &who, const std::string &kind, const std::string &iface,
-                     const char *local, const char *peer) {
+  // EAL, transport and lanes of one service. Lcores: kernel transports run lane 0 on the
+  // main lcore and lane 1 on a worker; dpdk runs the port on the main lcore and both lanes on
+  // workers. The two services start on different CPUs of the two-CPU machine.
+  void set_service(ServiceYaml &c, const std::string &who, const std::string &kind,
+                   const std::string &iface) {
     prefix_[who] = "fl-" + lab_->ns_a + "-" + who;
+    c.file_prefix = prefix_[who];
+    c.ready_file = dir_ + "/" + who + ".ready";
     const bool dn = who == "dn";
-    std::string eal =
-        "eal:\n  no_huge: true\n  memory_mb: 64\n  file_prefix: " + prefix_[who] + "\n";
-    const bool dpdk = kind == "af_packet";
-    if (dpdk) {
-      eal += std::string("  lcores: [0, 1, 2]\n  cpus: ") + (dn ? "[1, 0, 1]" : "[0, 1, 0]") +
-             "\n  vdevs: ['net_af_packet0,iface=" + iface + "']\n";
+    if (kind == "af_packet") {
+      c.lcores = {0, 1, 2};
+      c.cpus = dn ? std::vector<unsigned>{1, 0, 1} : std::vector<unsigned>{0, 1, 0};
+      c.kind = "dpdk";
+      c.port = "net_af_packet0";
+      c.vdevs = {c.port + ",iface=" + iface};
     } else {
-      eal += std::string("  lcores: [0, 1]\n  cpus: ") + (dn ? "[1, 0]" : "[0, 1]") + "\n";
+      c.lcores = {0, 1};
+      c.cpus = dn ? std::vector<unsigned>{1, 0} : std::vector<unsigned>{0, 1};
+      c.kind = kind;
     }
-    return eal + "transport:\n  kind: " + (dpdk ? "dpdk\n  port: net_af_packet0" : kind) +
-           "\n  local: {ip: " + local + ", port: 7100}\n  peer: {ip: " + peer +
-           ", port: 7100}\n  mtu: 1500\n  retransmit_us: 5000\n"
-           "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n"
-           "lanes: " +
-           std::to_string(kLanes) + "\n";
+    c.udp_port = 7100;
+    c.lanes = kLanes;
   }
 
   int edu(int g, std::string *out) {
