@@ -24,6 +24,7 @@
 
 #include "lab.h"
 #include "require.h"
+#include "service_configs.h"
 #include "service_path.h"
 #include "services.h"
 
@@ -74,35 +75,31 @@ class Faults : public ::testing::Test {
     dir_ = "/tmp/ferry-faults-" + lab_->ns_a;
     run_cmd("rm -rf " + dir_ + " && mkdir -p " + dir_);
     write_random_psk(dir_ + "/psk");
-    const std::string faults = "faults:\n  seed: " + std::to_string(seed) +
-                               "\n  tx: " + kFaultRates + "\n  rx: " + kFaultRates + "\n";
-    for (int g = 1; g <= kGuests; ++g) {
-      std::ofstream(dir_ + "/guest" + std::to_string(g) + ".yaml")
-          << "region: " << region(g) << "\npsk_file: " << dir_ << "/psk\ndevice_id: " << g
-          << "\nguest_id: " << g
-          << "\nsecurity: confidential\nmmio_timeout_ms: 10000\nhandshake_timeout_ms: 20000\n"
-          << "idle: {mode: spin-then-sleep, spin_polls: 50, sleep_us: 5}\n";
-    }
-    std::ofstream(dir_ + "/device-node.yaml")
-        << eal(dpdk, "dn", lab_->if_b, "1") << transport(dpdk, VethLab::kIpB, VethLab::kIpA)
-        << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\n"
-        << "devices:\n";
+    DeviceNodeYaml dn;
+    set_service(dn, dpdk, "dn", lab_->if_b, 1);
+    dn.dma_timeout_ms = 2000;
+    DataplaneYaml dp;
+    set_service(dp, dpdk, "dp", lab_->if_a, 0);
+    ServiceYaml &with_faults = faulty == "dn" ? static_cast<ServiceYaml &>(dn) : dp;
+    with_faults.fault_seed = seed;
+    with_faults.faults_tx = with_faults.faults_rx = kFaultRates;
     for (int g = 1; g <= kGuests; ++g) {  // odd: edu, even: accel
-      std::ofstream(dir_ + "/device-node.yaml", std::ios::app)
-          << "  - {id: " << g << ", guests: [{id: " << g << ", psk_file: " << dir_ << "/psk}], "
-          << (g % 2 ? "model: edu, params: {dma_buffer_size: 1048576, factorial_delay_ns: 0}}\n"
-                    : "model: accel}\n");
+      const uint32_t id = g;
+      if (g % 2)
+        dn.devices.push_back(
+            {id, {}, "edu", {{"dma_buffer_size", 1048576}, {"factorial_delay_ns", 0}}});
+      else
+        dn.devices.push_back({id, {}, "accel", {}});
+      GuestYaml guest;
+      guest.region = region(g);
+      guest.psk_file = dir_ + "/psk";
+      guest.device_id = guest.guest_id = id;
+      guest.mmio_timeout_ms = 10000;
+      guest.handshake_timeout_ms = 20000;
+      ASSERT_TRUE(add_guest(guest, dir_ + "/guest" + std::to_string(g) + ".yaml", dn, dp));
     }
-    std::ofstream(dir_ + "/device-node.yaml", std::ios::app)
-        << "dma_timeout_ms: 2000\nready_file: " << dir_ << "/dn.ready\n"
-        << (faulty == "dn" ? faults : "");
-    std::ofstream dpf(dir_ + "/dataplane.yaml");
-    dpf << eal(dpdk, "dp", lab_->if_a, "0") << transport(dpdk, VethLab::kIpA, VethLab::kIpB)
-        << "idle: {mode: spin-then-sleep, spin_polls: 200, sleep_us: 20}\nguests:\n";
-    for (int g = 1; g <= kGuests; ++g)
-      dpf << "  - {path: " << region(g) << ", channel: " << g << "}\n";
-    dpf << "ready_file: " << dir_ << "/dp.ready\n" << (faulty == "dp" ? faults : "");
-    dpf.close();
+    write_text(dir_ + "/device-node.yaml", device_node_yaml(dn));
+    write_text(dir_ + "/dataplane.yaml", dataplane_yaml(dp));
     auto cmd = [&](const std::string &ns, const std::string &service, const std::string &cfg) {
       return std::vector<std::string>{
           "ip", "netns", "exec", ns, bin(ferry::testing::service_path(service)), cfg};
@@ -117,19 +114,21 @@ class Faults : public ::testing::Test {
     return "/dev/hugepages/" + lab_->ns_a + "-fault-region" + std::to_string(g);
   }
 
-  std::string eal(bool dpdk, const std::string &who, const std::string &iface,
-                  const std::string &lcore) {
+  // EAL and transport of one side: kernel-udp, or DPDK af_packet on the lab's interface; short
+  // retransmission timeouts, for the frames the faults drop.
+  void set_service(ServiceYaml &c, bool dpdk, const std::string &who, const std::string &iface,
+                   unsigned lcore) {
     prefix_[who] = "fe-" + lab_->ns_a + "-" + who;
-    return "eal:\n  lcores: [" + lcore +
-           "]\n  no_huge: true\n  memory_mb: 64\n  file_prefix: " + prefix_[who] + "\n  vdevs: [" +
-           (dpdk ? "'net_af_packet0,iface=" + iface + "'" : std::string()) + "]\n";
-  }
-
-  static std::string transport(bool dpdk, const char *local, const char *peer) {
-    return std::string("transport:\n  kind: ") +
-           (dpdk ? "dpdk\n  port: net_af_packet0\n" : "kernel-udp\n") + "  local: {ip: " + local +
-           ", port: 7000}\n  peer: {ip: " + peer +
-           ", port: 7000}\n  mtu: 1500\n  retransmit_us: 500\n  max_retransmit_us: 20000\n";
+    c.file_prefix = prefix_[who];
+    c.lcores = {lcore};
+    if (dpdk) {
+      c.kind = "dpdk";
+      c.port = "net_af_packet0";
+      c.vdevs = {c.port + ",iface=" + iface};
+    }
+    c.retransmit_us = 500;
+    c.max_retransmit_us = 20000;
+    c.ready_file = dir_ + "/" + who + ".ready";
   }
 
   // Runs the workload; fills result_ with its summary line's fields.
