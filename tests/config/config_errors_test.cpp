@@ -256,7 +256,7 @@ TEST(DeviceNodeConfig, devices_and_model_params_parse) {
 }
 
 // The loader knows no model: it carries the name and parameters as written, with their keys
-// and lines, for the device node's model table to check (tests/device/model_config_test.cpp).
+// and lines, for the device node's model table to check (tests/device-node/model_config_test.cpp).
 TEST(DeviceNodeConfig, model_and_params_are_carried_as_written_with_their_lines) {
   TempYaml y(
       "devices:\n"

@@ -1,6 +1,6 @@
 // ferry_map_bar: a BAR as a trapped pointer range whose loads and stores become the accessor
 // calls of the same size, against the real device node and models. The decoder itself is
-// tested in tests/trap; here, what the C API promises about the range.
+// tested in tests/guest-shim/trap; here, what the C API promises about the range.
 #include <gtest/gtest.h>
 
 #include <cerrno>
