@@ -2,6 +2,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_pdump.h>
 
 #include <stdexcept>
 
@@ -9,7 +10,8 @@ namespace ferry::engine {
 
 namespace {
 bool g_ready = false;
-}
+bool g_pdump = false;  // rte_pdump_init done: dpdk-dumpcap / dpdk-pdump may capture our ports
+}  // namespace
 
 std::vector<std::string> eal_args(const EalOptions &eal) {
   std::vector<std::string> a{"ferry"};
@@ -27,9 +29,10 @@ std::vector<std::string> eal_args(const EalOptions &eal) {
   if (eal.main_lcore >= 0) a.insert(a.end(), {"--main-lcore", std::to_string(eal.main_lcore)});
   if (eal.no_huge) {
     a.push_back("--no-huge");
-  } else {
+  } else if (!eal.secondary_processes) {
     // Hugepage files are unlinked once mapped, so the pages go back to the system when the
-    // service exits, however it exits (extra_args may ask otherwise).
+    // service exits, however it exits (extra_args may ask otherwise). A secondary process
+    // maps the primary's memory through those files: with them unlinked none can attach.
     bool asked = false;
     for (const auto &x : eal.extra_args) asked |= x.rfind("--huge-unlink", 0) == 0;
     if (!asked) a.push_back("--huge-unlink");
@@ -60,10 +63,20 @@ void eal_init(const EalOptions &eal) {
                              " (args:" + line + ")");
   }
   g_ready = true;
+  if (eal.secondary_processes) {
+    // Serves dpdk-dumpcap's and dpdk-pdump's requests to copy our ports' packets to them.
+    if (rte_pdump_init() < 0) {
+      eal_cleanup();
+      throw std::runtime_error(std::string("rte_pdump_init failed: ") + rte_strerror(rte_errno));
+    }
+    g_pdump = true;
+  }
 }
 
 void eal_cleanup() {
   if (!g_ready) return;
+  if (g_pdump) rte_pdump_uninit();
+  g_pdump = false;
   rte_eal_cleanup();
   g_ready = false;
 }

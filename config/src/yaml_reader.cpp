@@ -282,7 +282,7 @@ void check_ipv4(const MapReader &m, const char *key, const std::string &ip) {
 
 void read_eal(const MapReader &m, EalConfig &out) {
   m.only({"lcores", "main_lcore", "no_huge", "memory_mb", "file_prefix", "allow", "vdevs",
-          "extra_args", "cpus"});
+          "extra_args", "cpus", "secondary_processes"});
   m.get_uints("lcores", out.lcores, 1023);
   if (m.has("lcores") && out.lcores.empty()) m.fail("lcores", "must name at least one lcore");
   m.get_uints("cpus", out.cpus, 1023);
@@ -303,6 +303,7 @@ void read_eal(const MapReader &m, EalConfig &out) {
   }
   m.get_strings("vdevs", out.vdevs);
   m.get_strings("extra_args", out.extra_args);
+  m.get("secondary_processes", out.secondary_processes);
 }
 
 void read_transport(const MapReader &m, TransportConfig &out) {

@@ -50,6 +50,7 @@ engine::EalOptions eal_options(const config::EalConfig &c) {
   o.vdevs = c.vdevs;
   o.extra_args = c.extra_args;
   o.cpus = c.cpus;
+  o.secondary_processes = c.secondary_processes;
   return o;
 }
 

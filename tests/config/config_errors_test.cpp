@@ -197,6 +197,18 @@ TEST(DataplaneConfig, bad_pci_address_is_named) {
   EXPECT_NE(std::string(e.what()).find("PCI address"), std::string::npos);
 }
 
+TEST(DataplaneConfig, secondary_processes_default_on_and_a_non_boolean_is_named) {
+  EXPECT_TRUE(load_dataplane(TempYaml(kDataplane).path()).eal.secondary_processes);
+  std::string text = kDataplane;
+  text.insert(text.find("transport:"), "  secondary_processes: false\n");
+  EXPECT_FALSE(load_dataplane(TempYaml(text).path()).eal.secondary_processes);
+  text.replace(text.find("false"), 5, "sometimes");
+  TempYaml bad(text);
+  ConfigError e = expect_error([&] { load_dataplane(bad.path()); });
+  EXPECT_EQ(e.key(), "eal.secondary_processes");
+  EXPECT_EQ(e.line(), 6);
+}
+
 TEST(DataplaneConfig, bad_ip_and_mac_are_named) {
   std::string text = kDataplane;
   text.replace(text.find("198.18.0.2"), 10, "198.18.0.300");

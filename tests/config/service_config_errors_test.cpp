@@ -148,6 +148,8 @@ TEST_F(ServiceConfigErrors, an_unknown_key_exits_2_naming_file_key_and_line) {
 TEST_F(ServiceConfigErrors, a_wrong_type_exits_2_naming_file_key_and_line) {
   for (const char *s : kServices) expect_refused(s, 10, "  mtu: big", "transport.mtu");
   for (const char *s : kServices) expect_refused(s, 3, "  no_huge: maybe", "eal.no_huge");
+  for (const char *s : kServices)
+    expect_refused(s, 5, "  secondary_processes: 2", "eal.secondary_processes");
   for (const char *s : kServices) expect_refused(s, 2, "  lcores: 0", "eal.lcores");
 }
 

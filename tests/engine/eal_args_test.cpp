@@ -35,6 +35,14 @@ TEST(EalArgs, lcores_memory_prefix_devices_and_extra_args_are_passed_through) {
   EXPECT_FALSE(has(a, "--no-pci"));
   EXPECT_TRUE(has(a, "--vdev", "net_af_packet0,iface=veth0"));
   EXPECT_EQ(a.back(), "--log-level=8");
+  EXPECT_FALSE(has(a, "--huge-unlink"));  // secondary processes may attach (the default)
+  EXPECT_FALSE(has(a, "--no-huge"));
+}
+
+TEST(EalArgs, without_secondary_processes_hugepage_files_are_unlinked_once_mapped) {
+  EalOptions e;
+  e.secondary_processes = false;
+  const auto a = eal_args(e);
   EXPECT_TRUE(has(a, "--huge-unlink"));  // hugepages go back to the system at exit
   EXPECT_FALSE(has(a, "--no-huge"));
 }
@@ -59,12 +67,16 @@ TEST(EalArgs, no_huge_and_an_empty_allow_list_mean_no_hugepages_and_no_pci) {
 }
 
 TEST(EalArgs, an_explicit_huge_unlink_choice_in_extra_args_wins) {
-  EalOptions e;
-  e.extra_args = {"--huge-unlink=never"};
-  const auto a = eal_args(e);
-  EXPECT_EQ(std::count_if(a.begin(), a.end(),
-                          [](const std::string &s) { return s.rfind("--huge-unlink", 0) == 0; }),
-            1);
+  for (bool secondaries : {false, true}) {
+    EalOptions e;
+    e.secondary_processes = secondaries;
+    e.extra_args = {"--huge-unlink=never"};
+    const auto a = eal_args(e);
+    EXPECT_EQ(std::count_if(a.begin(), a.end(),
+                            [](const std::string &s) { return s.rfind("--huge-unlink", 0) == 0; }),
+              1);
+    EXPECT_EQ(a.back(), "--huge-unlink=never");
+  }
 }
 
 }  // namespace

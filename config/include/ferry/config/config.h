@@ -49,6 +49,9 @@ struct EalConfig {
   // CPU each lcore runs on, one per lcores entry (EAL --lcores L@C); empty: lcore i on CPU i.
   // Lets a small machine give a host more lcores (lanes) than it has CPUs.
   std::vector<unsigned> cpus;
+  // DPDK's secondary processes (dpdk-proc-info, dpdk-dumpcap, pdump) may attach: hugepage
+  // files stay linked while the service runs and pdump is served. false: --huge-unlink.
+  bool secondary_processes = true;
 };
 
 struct Endpoint {

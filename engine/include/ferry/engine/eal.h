@@ -10,12 +10,14 @@ namespace ferry::engine {
 
 // The EAL argument vector `eal` asks for (argv[0] included): lcores (-l, or
 // --lcores=L@C,... when cpus places them), main
-// lcore, memory (-m, --no-huge; with hugepages --huge-unlink unless extra_args set it),
+// lcore, memory (-m, --no-huge; with hugepages and secondary_processes off --huge-unlink
+// unless extra_args set it),
 // --file-prefix, PCI allow-list (-a; none listed means
 // --no-pci), --vdev, then extra_args verbatim.
 std::vector<std::string> eal_args(const EalOptions &eal);
 
-// Initialises the EAL with eal_args(eal). Throws std::runtime_error (with rte_strerror) on
+// Initialises the EAL with eal_args(eal) and, with eal.secondary_processes, serves packet
+// capture to secondaries (rte_pdump_init). Throws std::runtime_error (with rte_strerror) on
 // failure; a second call in the same process throws too.
 void eal_init(const EalOptions &eal);
 // Releases what eal_init took (hugepage files, telemetry socket). Safe if never initialised.

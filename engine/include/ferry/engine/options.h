@@ -29,7 +29,8 @@ struct EalOptions {
   std::vector<std::string> allow;  // PCI addresses (-a)
   std::vector<std::string> vdevs;  // --vdev arguments
   std::vector<std::string> extra_args;
-  std::vector<unsigned> cpus;  // CPU of each lcore (--lcores L@C); empty: lcore i on CPU i
+  std::vector<unsigned> cpus;       // CPU of each lcore (--lcores L@C); empty: lcore i on CPU i
+  bool secondary_processes = true;  // DPDK tools may attach (no --huge-unlink; pdump served)
 };
 
 using MacAddress = std::array<uint8_t, 6>;
