@@ -135,12 +135,13 @@ lab_up() {
   [ -x "$(service ferry-dataplane)" ] && [ -x "$(service ferry-device-node)" ] || die "services not built in $bin (./ferry build)"
 
   # af_packet and af_xdp ports take standard frames (1518 B); the others carry 9000-byte ones.
+  # af_packet and memif run DPDK on hugepages so that its tools attach (dpdk-dumpcap, ...).
   MTU=9000 NO_HUGE=true MEMORY_MB=64 DP_VDEVS= DN_VDEVS= DP_PORT= DN_PORT= DP_EXTRA= DN_EXTRA=
   KIND=$transport
   case "$transport" in
     kernel-udp|kernel-tcp) ;;
     af_packet)
-      KIND=dpdk DP_PORT=net_af_packet0 DN_PORT=net_af_packet0 MTU=1500
+      KIND=dpdk DP_PORT=net_af_packet0 DN_PORT=net_af_packet0 MTU=1500 NO_HUGE=false MEMORY_MB=128
       DP_VDEVS="'net_af_packet0,iface=$if_cvm'"
       DN_VDEVS="'net_af_packet0,iface=$if_acc'" ;;
     af_xdp)
