@@ -47,7 +47,7 @@ bool g_registered = false;
   X(records_rx)                                                                            \
   X(descriptors_tx)                                                                        \
   X(descriptors_rx) X(frames_tx) X(frames_rx) X(retransmits) X(duplicates) X(backpressure) \
-      X(window_full) X(link_resets)
+      X(window_full) X(link_resets) X(peer_restarts) X(malformed) X(bad_fcs)
 #define FERRY_LANE_TRANSPORT_FIELDS(X) \
   X("port_frames_tx", frames_tx)       \
   X("port_frames_rx", frames_rx) X("tx_drops", tx_drops) X("ring_full", ring_full)
@@ -107,6 +107,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
     FERRY_LANE_TRANSPORT_FIELDS(FERRY_X)
 #undef FERRY_X
     rte_tel_data_add_dict_u64(c, "in_flight", g_lanes[i]->in_flight());
+    rte_tel_data_add_dict_u64(c, "link_up", g_lanes[i]->transport().link_up() ? 1 : 0);
     char name[32];
     std::snprintf(name, sizeof(name), "lane_%zu", i);
     rte_tel_data_add_dict_container(d, name, c, 0);  // the dict takes ownership
@@ -131,6 +132,7 @@ int cmd_latency(const char *, const char *, rte_tel_data *d) {
   for (uint64_t b : buckets) total += b;
   auto quantile = [&](double q) { return Histogram::quantile_upper_ns(buckets, total, q); };
   rte_tel_data_add_dict_u64(d, "count", count);
+  rte_tel_data_add_dict_u64(d, "sum_ns", sum);
   rte_tel_data_add_dict_u64(d, "mean_ns", count ? sum / count : 0);
   rte_tel_data_add_dict_u64(d, "p50_upper_ns", quantile(0.5));
   rte_tel_data_add_dict_u64(d, "p99_upper_ns", quantile(0.99));

@@ -3,8 +3,11 @@
 //   /ferry/info      role, transport, lanes, stream id (lane 0), frame size, frames in flight
 //   /ferry/stats     engine and transport counters: totals over every lane (and the port lcore
 //                    of a dpdk host split over lanes), then `lane_<i>` with each lane's own
+//                    (its link_up and health: peer_restarts, duplicates, malformed, bad_fcs,
+//                    window_full)
 //   /ferry/latency   frame round-trip histogram (lt_<N>_ns: samples below N ns in quarter-octave
-//                    buckets, proto/latency_histogram.h) and p50/p99/p999 bounds, over every lane
+//                    buckets, proto/latency_histogram.h), count, sum_ns and p50/p99/p999
+//                    bounds, over every lane
 //   /ferry/channels  records and bytes per guest channel (with the lane that carries it)
 //   /ferry/app       the relay's or device node's own counters (auth failures, replays, ...),
 //                    summed over the lanes
