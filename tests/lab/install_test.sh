@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `meson install` into a temporary prefix installs the services, the guest library with its
+# `meson install` into a temporary prefix installs the services, `ferry-stats` (it answers
+# --help from there), the guest library with its
 # pkg-config file and headers, the systemd units and the example configurations; a C driver
 # builds against the installed library through pkg-config alone.
 #   install_test.sh BUILD_DIR
@@ -16,6 +17,7 @@ need() { [ -e "$root/$1" ] || { echo "missing after install: $prefix/$1"; fail=1
 need bin/ferry-dataplane
 need bin/ferry-device-node
 need bin/ferry-probe
+need bin/ferry-stats
 need include/ferry/guest.h
 need include/ferry/guest.hpp
 need lib/systemd/system/ferry-dataplane.service
@@ -28,6 +30,8 @@ pc=$(find "$root" -name ferry-guest.pc | head -n 1)
 [ -n "$pc" ] || { echo "missing after install: ferry-guest.pc"; fail=1; }
 lib=$(find "$root" -name 'libferry-guest.so*' | head -n 1)
 [ -n "$lib" ] || { echo "missing after install: libferry-guest.so"; fail=1; }
+[ ! -x "$root/bin/ferry-stats" ] || "$root/bin/ferry-stats" --help | grep -q -- "--prometheus" ||
+  { echo "the installed ferry-stats does not answer --help"; fail=1; }
 grep -q "ExecStart=$prefix/bin/ferry-dataplane /etc/ferry/dataplane.yaml" \
   "$root/lib/systemd/system/ferry-dataplane.service" || { echo "unit does not start the installed binary"; fail=1; }
 if [ "$fail" -eq 0 ]; then
