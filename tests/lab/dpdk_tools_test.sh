@@ -12,16 +12,13 @@ state=${FERRY_LAB_STATE:-/run/ferry-lab}
 lab() { bash "$src/scripts/lab.sh" "$@"; }
 prefix=ferry-lab-dp port=net_af_packet0 frames=40
 
-if [ "$(id -u)" -ne 0 ]; then
-  if [ "${CI:-}" = true ]; then echo "the DPDK tools lab test needs root (CI=true: failing, not skipping)"; exit 1; fi
-  echo "the DPDK tools lab test needs root: skipped"; exit 77
-fi
+. "$src/tests/lab/lab_common.sh"
+lab_require_root "the DPDK tools lab test"
 # ./ferry installs these (dpdk-dev, tshark); a missing one is a failure, not a skip.
 for tool in dpdk-dumpcap dpdk-proc-info dpdk-telemetry.py tshark; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (./ferry installs it: dpdk-dev, tshark)"; exit 1; }
 done
-probe=$build/tools/ferry-probe
-[ -x "$probe" ] || { echo "ferry-probe not built ($probe)"; exit 1; }
+lab_probe "$build"
 
 tmp=$(mktemp -d)
 dumpcap_pid=

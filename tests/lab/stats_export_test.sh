@@ -12,12 +12,9 @@ state=${FERRY_LAB_STATE:-/run/ferry-lab}
 lab() { bash "$src/scripts/lab.sh" "$@"; }
 stats() { python3 "$src/scripts/stats.py" "$@"; }
 
-if [ "$(id -u)" -ne 0 ]; then
-  if [ "${CI:-}" = true ]; then echo "the stats export lab test needs root (CI=true: failing, not skipping)"; exit 1; fi
-  echo "the stats export lab test needs root: skipped"; exit 77
-fi
-probe=$build/tools/ferry-probe
-[ -x "$probe" ] || { echo "ferry-probe not built ($probe)"; exit 1; }
+. "$src/tests/lab/lab_common.sh"
+lab_require_root "the stats export lab test"
+lab_probe "$build"
 
 tmp=$(mktemp -d)
 server_pid= probe_pid=

@@ -13,12 +13,9 @@ lab() { bash "$src/scripts/lab.sh" "$@"; }
 stats() { python3 "$src/scripts/stats.py" "$@"; }
 reads=300
 
-if [ "$(id -u)" -ne 0 ]; then
-  if [ "${CI:-}" = true ]; then echo "the stats lab test needs root (CI=true: failing, not skipping)"; exit 1; fi
-  echo "the stats lab test needs root: skipped"; exit 77
-fi
-probe=$build/tools/ferry-probe
-[ -x "$probe" ] || { echo "ferry-probe not built ($probe)"; exit 1; }
+. "$src/tests/lab/lab_common.sh"
+lab_require_root "the stats lab test"
+lab_probe "$build"
 
 tmp=$(mktemp -d)
 cleanup() { lab down >/dev/null 2>&1; rm -rf "$tmp"; }
