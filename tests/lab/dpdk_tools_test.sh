@@ -7,12 +7,9 @@
 #   dpdk_tools_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1 build=$2
-export FERRY_BIN=$build FERRY_BUILD_DIR=$build
-state=${FERRY_LAB_STATE:-/run/ferry-lab}
-lab() { bash "$src/scripts/lab.sh" "$@"; }
+. "$src/tests/lab/lab_common.sh"  # lab, state, lab_require_root, lab_probe
 prefix=ferry-lab-dp port=net_af_packet0 frames=40
 
-. "$src/tests/lab/lab_common.sh"
 lab_require_root "the DPDK tools lab test"
 # ./ferry installs these (dpdk-dev, tshark); a missing one is a failure, not a skip.
 for tool in dpdk-dumpcap dpdk-proc-info dpdk-telemetry.py tshark; do

@@ -7,13 +7,9 @@
 #   stats_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1 build=$2
-export FERRY_BIN=$build FERRY_BUILD_DIR=$build
-state=${FERRY_LAB_STATE:-/run/ferry-lab}
-lab() { bash "$src/scripts/lab.sh" "$@"; }
-stats() { python3 "$src/scripts/stats.py" "$@"; }
+. "$src/tests/lab/lab_common.sh"  # lab, state, lab_require_root, lab_probe
 reads=300
 
-. "$src/tests/lab/lab_common.sh"
 lab_require_root "the stats lab test"
 lab_probe "$build"
 
