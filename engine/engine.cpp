@@ -4,9 +4,11 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstring>
 #include <stdexcept>
 
+#include "ferry/engine/log.h"
 #include "ferry/proto/idle.h"
 #include "frame_packer.h"
 #include "reliability/reliable_rx.h"
@@ -84,6 +86,8 @@ uint32_t Engine::in_flight() const {
 // above notice the missing records); the sessions themselves are not touched.
 void Engine::link_replaced() {
   counters_.link_resets.add();
+  FERRY_LOG_LIMITED(Engine, WARNING, "stream %08x: link reset: the connection was replaced",
+                    stream_id_);
 }
 
 // Frame streams (proto/frame.h, engine/README.md): each side numbers its outgoing stream from
@@ -128,8 +132,20 @@ void Engine::take_echo(const proto::FrameHeader &h, uint64_t now_ns) {
   if (stream == peer_stream_id_) {
     if (resume <= rx_->ack() + 1) return;  // nothing the sender gave up on is missing
     counters_.resyncs.add();               // frames it gave up on never came: move past them
+    FERRY_LOG_LIMITED(Engine, WARNING,
+                      "stream %08x: peer stream %08x gave up on frames %" PRIu64 "..%" PRIu64
+                      ": resynchronised, the sessions above see the gap",
+                      stream_id_, stream, rx_->ack() + 1, resume - 1);
   } else if (peer_stream_id_ != 0) {
     counters_.peer_restarts.add();
+    FERRY_LOG_LIMITED(Engine, NOTICE,
+                      "stream %08x: peer restart: peer stream %08x replaces %08x, resuming at "
+                      "frame %" PRIu64,
+                      stream_id_, stream, peer_stream_id_, resume);
+  } else {
+    FERRY_LOG_LIMITED(Engine, NOTICE,
+                      "stream %08x: peer stream %08x taken, resuming at frame %" PRIu64, stream_id_,
+                      stream, resume);
   }
   counters_.frames_discarded.add(rx_->reset(resume));
   peer_stream_id_ = stream;

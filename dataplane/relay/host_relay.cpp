@@ -1,6 +1,7 @@
 #include "relay/host_relay.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -205,6 +206,11 @@ bool HostRelay::on_dma_write(const proto::RecordView &rec) {
   ++counters_.dma_write_pieces;
   counters_.dma_bytes_stored += n;
   return true;
+}
+
+bool HostRelay::guest_attached() const {
+  return std::atomic_ref<uint32_t>(region_.header()->guest.attached)
+             .load(std::memory_order_acquire) != 0;
 }
 
 }  // namespace ferry::dataplane

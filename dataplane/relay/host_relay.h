@@ -76,6 +76,11 @@ class HostRelay {
   // Housekeeping: advances the heartbeat the guest watches.
   void housekeeping() { region_.beat(); }
 
+  // The guest's line: a shim has the region open (written by the guest: a hint for the
+  // operator, never trusted for anything else).
+  bool guest_attached() const;
+  const std::string &path() const { return region_.path(); }
+
   const RelayCounters &counters() const { return counters_; }
   uint32_t channel() const { return channel_; }
   uint32_t n_queues() const { return static_cast<uint32_t>(sq_.size()); }

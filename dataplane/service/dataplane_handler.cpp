@@ -32,6 +32,8 @@ DataplaneHandler::DataplaneHandler(std::vector<dataplane::HostRelay *> relays,
       channels_(std::move(channels)),
       rows_(row_count(relays_)),
       table_(kColumns, rows_.size(), "guest") {
+  logs_.reserve(relays_.size());
+  for (const auto *r : relays_) logs_.emplace_back(*r);
   publish_queues();
   engine::queues_add_source(this);
 }
@@ -99,6 +101,7 @@ int DataplaneHandler::poll(proto::RecordSink &out, uint64_t) {
 
 void DataplaneHandler::housekeeping(uint64_t) {
   for (auto *r : relays_) r->housekeeping();
+  for (RelayLog &l : logs_) l.housekeeping();
   publish_queues();
 }
 

@@ -11,6 +11,7 @@
 #include "ferry/engine/telemetry_queues.h"
 #include "relay/host_region.h"
 #include "relay/host_relay.h"
+#include "relay_log.h"
 
 namespace ferry::services {
 
@@ -39,6 +40,7 @@ class DataplaneHandler final : public engine::RecordHandler, public engine::Queu
   static constexpr int kBudget = engine::kBurst;  // descriptors drained per relay per poll
   std::vector<dataplane::HostRelay *> relays_;
   std::vector<uint32_t> channels_;
+  std::vector<RelayLog> logs_;  // one per relay
   size_t next_ = 0;
   uint64_t unknown_channel_ = 0;
   std::vector<engine::QueueRow> rows_;  // scratch for publish_queues(), sized once

@@ -12,6 +12,7 @@
 #include "ferry/config/config.h"
 #include "ferry/device/device_node.h"
 #include "ferry/proto/aead.h"
+#include "node_log.h"
 #include "serve.h"
 
 using namespace ferry;
@@ -30,6 +31,7 @@ config::DeviceNodeConfig lane_config(const config::DeviceNodeConfig &cfg, uint32
 void serve(const config::DeviceNodeConfig &cfg, const services::TestDrops &drops) {
   // Per lane: one AEAD engine (one IMB_MGR) and one device node core, for its one lcore.
   std::vector<std::unique_ptr<proto::Aead>> aeads;
+  std::vector<std::unique_ptr<services::NodeLog>> logs;
   std::vector<std::unique_ptr<device::DeviceNode>> nodes;
   std::vector<std::unique_ptr<services::DeviceNodeHandler>> handlers;
   std::vector<engine::RecordHandler *> lanes;
@@ -38,6 +40,8 @@ void serve(const config::DeviceNodeConfig &cfg, const services::TestDrops &drops
     device::NodeOptions nopt;
     nopt.dma_timeout_ns = uint64_t{cfg.dma_timeout_ms} * 1000000;
     nopt.idle_timeout_ns = uint64_t{cfg.session_idle_timeout_ms} * 1000000;
+    logs.push_back(std::make_unique<services::NodeLog>(l));
+    nopt.events = logs.back().get();
     nodes.push_back(std::make_unique<device::DeviceNode>(lane_config(cfg, l), *aeads.back(), nopt));
     handlers.push_back(std::make_unique<services::DeviceNodeHandler>(*nodes.back()));
     lanes.push_back(handlers.back().get());

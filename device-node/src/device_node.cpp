@@ -219,6 +219,7 @@ DeviceNode::Channel *DeviceNode::channel_for_handshake(proto::RecordSink &peer, 
   }
   if (channels_.size() >= 2ull * cfg_.max_sessions) {
     ++node_.sessions_refused;
+    report(NodeEvent::kSessionsRefused, channel);
     return nullptr;
   }
   auto fresh = std::make_unique<Channel>();
@@ -285,6 +286,7 @@ void DeviceNode::on_hello(Channel &c, std::span<const uint8_t> hello) {
   }
   if (!c.session && live_sessions_ >= cfg_.max_sessions) {
     ++node_.sessions_refused;
+    report(NodeEvent::kSessionsRefused, channel);
     return;
   }
   if (!take_handshake_token()) {
@@ -300,6 +302,8 @@ void DeviceNode::on_hello(Channel &c, std::span<const uint8_t> hello) {
       // A Reject: only a hint for the operator (it is not authenticated), sent as is.
       ++node_.handshake_failures;
       if (dev != nullptr) ++node_.auth_failures;  // a known device: wrong PSK or tampered
+      report(NodeEvent::kHandshakeRejected, channel, res.device_id, res.guest_id,
+             res.error.c_str());
       for (const Descriptor &a :
            proto::handshake_fragments(channel, proto::HandshakeMsg::kReject, res.answer)) {
         if (!c.peer->emit(RecordType::kDescriptor, channel, descriptor_bytes(a)))
@@ -311,11 +315,13 @@ void DeviceNode::on_hello(Channel &c, std::span<const uint8_t> hello) {
       // An authentic Hello routed on another channel than it names: the host misroutes it.
       // No answer: the Accept is for a session that will not exist.
       ++node_.handshake_failures;
+      report(NodeEvent::kHandshakeMisrouted, channel, res.device_id, res.guest_id,
+             dev == nullptr ? "no such device" : "it names another channel");
       return;
     }
     auto p = std::make_unique<Pending>();
-    p->setup = SessionSetup{channel, dev->cfg.device_id, dev->cfg.model,  dev->cfg.params, opts_,
-                            res.dma, cfg_.replay_window, cfg_.reply_cache};
+    p->setup = SessionSetup{channel, dev->cfg.device_id, dev->cfg.model,   dev->cfg.params, opts_,
+                            res.dma, cfg_.replay_window, cfg_.reply_cache, res.guest_id};
     p->secrets = std::move(*res.secrets);
     p->hello.assign(hello.begin(), hello.end());
     p->answer = proto::handshake_fragments(channel, proto::HandshakeMsg::kAccept, res.answer);
@@ -348,12 +354,14 @@ void DeviceNode::on_confirm(Channel &c, std::span<const uint8_t> confirm) {
   std::unique_ptr<Pending> p = std::move(c.pending);
   if (!c.session && live_sessions_ >= cfg_.max_sessions) {
     ++node_.sessions_refused;
+    report(NodeEvent::kSessionsRefused, c.channel, p->setup.device_id, p->setup.guest_id);
     return;
   }
   try {
     auto session =
         std::make_unique<Session>(aead_, p->secrets, p->setup, *c.peer, *c.outbox, now_ns_);
-    if (c.session) {
+    const bool replaced = c.session != nullptr;
+    if (replaced) {
       retire(c);
       ++node_.sessions_replaced;
     }
@@ -365,9 +373,16 @@ void DeviceNode::on_confirm(Channel &c, std::span<const uint8_t> confirm) {
     c.last_confirm = std::move(p->confirm);
     ++c.rx_records;  // the next poll stamps the session's start as its last traffic
     ++node_.handshakes;
+    c.session->report(replaced ? NodeEvent::kSessionReplaced : NodeEvent::kSessionStarted);
   } catch (const std::exception &) {
     ++node_.handshake_failures;  // set-up failed (allocation, model): no session
   }
+}
+
+void DeviceNode::report(NodeEvent what, uint32_t channel, uint32_t device_id, uint32_t guest_id,
+                        const char *why) const {
+  if (opts_.events == nullptr) return;
+  opts_.events->on_event(NodeEventInfo{what, channel, device_id, guest_id, 0, 0, why});
 }
 
 void DeviceNode::retire(Channel &c) {
@@ -400,6 +415,7 @@ void DeviceNode::reap(Channel &c) {
   }
   if (c.session && opts_.idle_timeout_ns != 0 && now_ns_ >= c.last_rx_ns &&
       now_ns_ - c.last_rx_ns >= opts_.idle_timeout_ns && c.session->quiescent()) {
+    c.session->report(NodeEvent::kSessionIdle);
     retire(c);
     c.outbox->clear();
     ++node_.sessions_idle_reaped;
@@ -409,6 +425,7 @@ void DeviceNode::reap(Channel &c) {
 void DeviceNode::drop_peer(const proto::RecordSink &peer) {
   for (auto it = channels_.begin(); it != channels_.end();) {
     if (it->first.peer == &peer) {
+      if (it->second->session) it->second->session->report(NodeEvent::kSessionPeerGone);
       retire(*it->second);
       it = channels_.erase(it);
     } else {

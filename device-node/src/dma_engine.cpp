@@ -349,6 +349,7 @@ void DmaEngine::progress(uint64_t now_ns) {
     } else if (now_ns >= f.deadline) {
       f.active = false;
       ++s_.stats().dma_timeouts;
+      s_.report(NodeEvent::kDmaTimeout, f.chunk);
       finish(ops_[f.op], DmaStatus::kTimeout);
     }
   }

@@ -200,6 +200,7 @@ void Session::drain(uint16_t q) {
 void Session::fail_on_gap(uint16_t q) {
   failed_ = true;
   ++counters_.seq_gaps_failed;
+  report(NodeEvent::kSessionFailed, q);
   for (Queue &qs : queues_) {
     for (Held &h : qs.held) h = Held{};
     qs.n_held = 0;
@@ -338,6 +339,12 @@ bool Session::quiescent() const {
     if (qs.n_held != 0) return false;
   }
   return true;
+}
+
+void Session::report(NodeEvent what, uint64_t addr) const {
+  if (setup_.opts.events == nullptr) return;
+  setup_.opts.events->on_event(NodeEventInfo{what, setup_.channel, setup_.device_id,
+                                             setup_.guest_id, session_id(), addr, ""});
 }
 
 }  // namespace ferry::device

@@ -28,6 +28,7 @@ struct SessionSetup {
   proto::DmaGeometry dma;  // the guest's DMA window, from its Hello
   uint32_t replay_window = 1024;
   uint32_t reply_cache = 256;
+  uint32_t guest_id = 0;  // from the Hello (events name it)
 };
 
 class Session final : public DeviceContext {
@@ -67,6 +68,9 @@ class Session final : public DeviceContext {
   NodeCounters &stats() { return counters_; }
   proto::SessionCrypto &crypto() { return crypto_; }
   uint32_t channel() const { return setup_.channel; }
+  uint32_t guest_id() const { return setup_.guest_id; }
+  // Tells NodeOptions::events (when set) of `what` on this session.
+  void report(NodeEvent what, uint64_t addr = 0) const;
   bool tx_room(size_t bytes) const { return outbox_.free_bytes() >= bytes; }
   // Sends a record (in order behind anything queued); counts a drop when there is no room.
   void send(proto::RecordType type, std::span<const uint8_t> head,

@@ -1,7 +1,9 @@
 #include "reliability/reliable_tx.h"
 
+#include <cinttypes>
 #include <cstring>
 
+#include "ferry/engine/log.h"
 #include "ferry/proto/frame.h"
 
 namespace ferry::engine {
@@ -99,6 +101,8 @@ int TxWindow::retransmit_due(Transport &t, uint64_t now_ns, uint64_t ack, uint8_
       c.retransmits.add();
       ++sl.tries;
       sl.rto_us = sl.rto_us * 2 > max_rto_us_ ? max_rto_us_ : sl.rto_us * 2;
+      FERRY_LOG_LIMITED(Engine, DEBUG, "retransmitted frame %" PRIu64 " (try %u, next in %u us)",
+                        seqs[i], unsigned{sl.tries}, unsigned{sl.rto_us});
     }
     // A frame the transport did not take is tried again soon, without backing off.
     sl.deadline_ns = now_ns + uint64_t{sl.rto_us} * 1000;

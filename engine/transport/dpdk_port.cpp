@@ -12,6 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "ferry/engine/log.h"
 #include "ferry/proto/frame.h"
 
 namespace ferry::engine {
@@ -19,6 +20,10 @@ namespace ferry::engine {
 namespace {
 
 constexpr uint64_t kArpRetryNs = 100 * 1000 * 1000;
+constexpr uint32_t kArpReportEvery = 100;
+#define IP_FMT "%u.%u.%u.%u"
+#define IP_ARGS(ip) \
+  unsigned((ip) >> 24), unsigned((ip) >> 16 & 0xff), unsigned((ip) >> 8 & 0xff), unsigned((ip)&0xff)
 constexpr uint64_t kTxCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 constexpr uint64_t kRxCsum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 
@@ -167,17 +172,43 @@ void DpdkPort::handle_arp(const net::ArpPacket &a, TransportCounters &c) {
   const uint32_t spa = a.spa.get();
   if (spa == flow_.dst_ip && !static_peer_mac_) {
     flow_.dst_mac = a.sha;
+    if (!peer_mac_known_) {
+      const uint8_t *m = a.sha.data();
+      FERRY_LOG(Engine, NOTICE,
+                "port %s: peer " IP_FMT
+                " is at %02x:%02x:%02x:%02x:%02x:%02x (after %u ARP "
+                "requests)",
+                port_name_.c_str(), IP_ARGS(spa), m[0], m[1], m[2], m[3], m[4], m[5], arp_tries_);
+    }
     peer_mac_known_ = true;
+    arp_tries_ = 0;
   }
   if (a.op.get() == 1 && a.tpa.get() == flow_.src_ip) send_arp(2, a.sha, spa, c);
 }
 
 void DpdkPort::maintain(uint64_t now_ns, TransportCounters &c) {
   rte_eth_link link{};
-  if (rte_eth_link_get_nowait(port_, &link) == 0) link_up_ = link.link_status == RTE_ETH_LINK_UP;
+  if (rte_eth_link_get_nowait(port_, &link) == 0) {
+    const bool up = link.link_status == RTE_ETH_LINK_UP;
+    if (up != link_up_) {
+      if (up) {
+        FERRY_LOG_LIMITED(Engine, NOTICE, "port %s: link up, %u Mbps", port_name_.c_str(),
+                          link.link_speed);
+      } else {
+        FERRY_LOG_LIMITED(Engine, WARNING, "port %s: link down", port_name_.c_str());
+      }
+    }
+    link_up_ = up;
+  }
   if (peer_mac_known_ || !link_up_ || now_ns < next_arp_ns_) return;
   send_arp(1, net::kBroadcast, flow_.dst_ip, c);
   next_arp_ns_ = now_ns + kArpRetryNs;
+  // Said once after a second of silence, then every kArpReportEvery requests (~10 s).
+  if (++arp_tries_ % kArpReportEvery == 10) {
+    FERRY_LOG(Engine, WARNING,
+              "port %s: no ARP reply from peer " IP_FMT " after %u requests; frames to it wait",
+              port_name_.c_str(), IP_ARGS(flow_.dst_ip), arp_tries_);
+  }
 }
 
 void DpdkPort::build(rte_mbuf *mb, const net::Flow &flow, uint16_t ip_id, FrameView f) const {

@@ -67,6 +67,7 @@ class DpdkPort {
   bool peer_mac_known_ = false;
   bool static_peer_mac_ = false;
   uint64_t next_arp_ns_ = 0;
+  uint32_t arp_tries_ = 0;  // requests since the peer's MAC was last unknown
 };
 
 }  // namespace ferry::engine

@@ -44,6 +44,35 @@
 
 namespace ferry::device {
 
+// What an operator wants to hear about as it happens; the service logs it (ferry.node), the
+// node itself has no log. Called on the node's thread, from the data path: an implementation
+// must not allocate or block (it formats only what it writes, rate limited).
+enum class NodeEvent {
+  kHandshakeRejected,   // a Hello that did not authenticate; `why` says why
+  kHandshakeMisrouted,  // an authentic Hello on another channel than it names: not answered
+  kSessionsRefused,     // max_sessions reached: a handshake was not served
+  kSessionStarted,      // a guest attached (its Confirm matched): a new session
+  kSessionReplaced,     // ... and it replaced the channel's live session
+  kSessionIdle,         // a session reaped after idle_timeout_ns
+  kSessionPeerGone,     // a session ended because its data plane went away
+  kSessionFailed,       // a sequence gap stayed open: the session fails closed
+  kDmaTimeout,          // a chunk read did not come back in dma_timeout_ns
+};
+struct NodeEventInfo {
+  NodeEvent what;
+  uint32_t channel = 0;
+  uint32_t device_id = 0;  // as the Hello names it (unauthenticated for a reject)
+  uint32_t guest_id = 0;
+  uint32_t session_id = 0;
+  uint64_t addr = 0;  // kDmaTimeout: the chunk's device address; kSessionFailed: the queue
+  const char *why = "";
+};
+class NodeEvents {
+ public:
+  virtual ~NodeEvents() = default;
+  virtual void on_event(const NodeEventInfo &e) = 0;
+};
+
 // Tunables that are not (yet) in DeviceNodeConfig. Each session's DMA geometry (chunk size,
 // count, base) is the guest's, from its Hello; the node bounds it (max_chunks, and the chunk
 // size outbox_bytes can carry).
@@ -61,6 +90,7 @@ struct NodeOptions {
   uint64_t idle_timeout_ns = 600'000'000'000;   // a session without traffic is reaped; 0: never
   uint32_t handshakes_per_s = 64;  // key exchanges (new Hellos) the node runs per second...
   uint32_t handshake_burst = 32;   // ...after a burst of this many
+  NodeEvents *events = nullptr;    // told of NodeEvents when set; must outlive the node
 };
 
 // Counters, per session and in total. X(name, meaning).
@@ -238,6 +268,8 @@ class DeviceNode {
   const Device *device(uint32_t id) const;
   std::optional<proto::Psk> guest_psk(uint32_t device_id, uint32_t guest_id) const;
   void retire(Channel &c);
+  void report(NodeEvent what, uint32_t channel, uint32_t device_id = 0, uint32_t guest_id = 0,
+              const char *why = "") const;
 
   config::DeviceNodeConfig cfg_;
   proto::Aead &aead_;
