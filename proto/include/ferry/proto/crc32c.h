@@ -7,7 +7,7 @@
 
 namespace ferry::proto {
 
-// CRC32C of len bytes, continuing from `crc` (0 to start). Uses SSE4.2 when built for it.
+// CRC32C of len bytes, continuing from `crc` (0 to start). Uses SSE4.2 when the CPU has it.
 uint32_t crc32c(const void *data, size_t len, uint32_t crc = 0);
 
 }  // namespace ferry::proto
