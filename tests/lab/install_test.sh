@@ -37,11 +37,11 @@ for page in man8/ferry-dataplane.8 man8/ferry-device-node.8 man1/ferry-probe.1 \
   need "$mandir/$page"
   [ -e "$root/$mandir/$page" ] || continue
   # Renders without a warning, with its NAME section and the installed version.
-  out=$(LC_ALL=C groff -man -Tascii -ww "$root/$mandir/$page" 2>"$dest/groff.err") ||
+  out=$(LC_ALL=C groff -man -Tascii -ww -P-cbou "$root/$mandir/$page" 2>"$dest/groff.err") ||
     { echo "$page: groff failed"; fail=1; }
   if [ -s "$dest/groff.err" ]; then echo "$page: groff warns:"; cat "$dest/groff.err"; fail=1; fi
   name=$(basename "$page"); name=${name%.*}
-  grep -q "^NAME" <<<"$out" && grep -q "$name - " <<<"$out" ||
+  grep -q "^NAME" <<<"$out" && grep -Eq "^ +$name +- " <<<"$out" ||
     { echo "$page: no NAME section for $name"; fail=1; }
   grep -q "ferry $(meson introspect "$build" --projectinfo | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["version"])')" <<<"$out" ||
