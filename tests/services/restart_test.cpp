@@ -177,6 +177,36 @@ TEST(NonceCheck, catches_a_reused_nonce_and_an_unknown_key_but_not_a_resend) {
   std::remove(keylog.c_str());
 }
 
+size_t occurrences(const std::string &text, const std::string &needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// What an operator reads (docs/deploy.md, Logs): the device node's log says that its peer
+// restarted and that the guest attached, before and after; the restarted data plane's, that
+// the guest attached to its region.
+TEST_F(Restart, a_data_plane_restart_and_the_guest_attaching_are_in_the_services_logs) {
+  up("", 500, "kernel-udp");
+  if (HasFatalFailure() || IsSkipped()) return;
+  start_workload();
+  ASSERT_TRUE(wait_progress(100, 1, 20000)) << workload_log();
+  kill9(dp_);
+  if (HasFatalFailure()) return;
+  start_dp();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(wait_progress(progress() + 100, 2, 30000)) << workload_log() << "\n--- dp\n"
+                                                         << dp_.log_tail() << "\n--- dn\n"
+                                                         << dn_.log_tail();
+  stop_workload();
+  const std::string dn = dn_.log_tail(1 << 20), dp = dp_.log_tail(1 << 20);
+  EXPECT_EQ(occurrences(dn, ": peer restart: peer stream "), 1u) << dn;
+  EXPECT_GE(occurrences(dn, "ferry.node: lane 0 channel "), 2u) << dn;
+  EXPECT_GE(occurrences(dn, " attached to device "), 2u) << dn;
+  EXPECT_EQ(occurrences(dp, "ferry.relay: channel "), occurrences(dp, "ferry.relay: ")) << dp;
+  EXPECT_GE(occurrences(dp, "guest attached"), 1u) << dp;
+}
+
 TEST_F(Restart, a_device_node_killed_twice_fails_pending_calls_in_time_and_never_reuses_a_nonce) {
   kill_twice_and_check(/*device_node=*/true);
 }
