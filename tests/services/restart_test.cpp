@@ -187,7 +187,9 @@ size_t occurrences(const std::string &text, const std::string &needle) {
 // restarted and that the guest attached, before and after; the restarted data plane's, that
 // the guest attached to its region.
 TEST_F(Restart, a_data_plane_restart_and_the_guest_attaching_are_in_the_services_logs) {
-  up("", 500, "kernel-udp");
+  GuestYaml guest;
+  guest.mmio_timeout_ms = 500;
+  up(guest);
   if (HasFatalFailure() || IsSkipped()) return;
   start_workload();
   ASSERT_TRUE(wait_progress(100, 1, 20000)) << workload_log();
