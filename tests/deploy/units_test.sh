@@ -23,10 +23,17 @@ for u in ferry-dataplane.service ferry-device-node.service; do
   unit=$lib/systemd/system/$u
   [ -f "$unit" ] || { bad "$u not installed"; continue; }
   grep -q '^Type=notify$' "$unit" || bad "$u is not Type=notify"
-  doc=$(sed -n 's#^Documentation=file://##p' "$unit")
-  [ -f "$dest$doc" ] || bad "$u: Documentation= names $doc, which is not installed"
-  # verify's exit status ignores warnings: any output is a finding. --man=no: the manual pages
-  # are checked where they are built.
+  for ref in $(sed -n 's#^Documentation=##p' "$unit"); do
+    case $ref in
+      file://*) [ -f "$dest${ref#file://}" ] || bad "$u: Documentation= names $ref, which is not installed" ;;
+      man:*) page=${ref#man:} name=${page%%(*} sect=${page#*(}; sect=${sect%)}
+        ls "$dest$prefix/share/man/man$sect/$name.$sect"* >/dev/null 2>&1 ||
+          bad "$u: Documentation= names $ref, which is not installed" ;;
+      *) bad "$u: Documentation= $ref is neither man: nor file://" ;;
+    esac
+  done
+  # verify's exit status ignores warnings: any output is a finding. --man=no: it would look
+  # for the pages on this host; they were checked in the installed tree above.
   out=$(systemd-analyze verify --root="$dest" --man=no "${unit#"$dest"}" 2>&1) || bad "$u: verify failed"
   [ -z "$out" ] || bad "$u: systemd-analyze verify says: $out"
 done
