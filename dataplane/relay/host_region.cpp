@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -46,6 +47,9 @@ HostRegion::HostRegion(const config::GuestRegion &region) : path_(region.path) {
   size_ = proto::shm_region_size(geo_);
   if (uint64_t huge = hugetlbfs_page_size(path_); huge != 0)
     size_ = (size_ + huge - 1) / huge * huge;
+  // A power of two: the hypervisor exposes the file as a PCI BAR (ivshmem), and a BAR's size
+  // must be one. (A power of two at least the huge page size is a multiple of it.)
+  size_ = std::bit_ceil(size_);
 
   // A stale file of this name (a data plane that crashed) is replaced, never reused: the
   // region must start zeroed and freshly formatted.

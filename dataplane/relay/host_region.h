@@ -1,7 +1,8 @@
 // The host side of a guest's shared-memory region: the data plane creates the region file
-// (hugetlbfs, or /dev/shm where no huge pages are available), sizes, maps, zeroes and formats
-// it, and removes it again when it goes away. Everything in it may later be written by the
-// guest; the relay (host_relay.h) checks what it reads from it.
+// (hugetlbfs, or /dev/shm where no huge pages are available), sizes it to a power of two (it
+// becomes the guest's ivshmem BAR), maps, zeroes and formats it, and removes it again when it
+// goes away. Everything in it may later be written by the guest; the relay (host_relay.h)
+// checks what it reads from it.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ class HostRegion {
 
   const std::string &path() const { return path_; }
   uint8_t *base() const { return base_; }
-  uint64_t size() const { return size_; }  // bytes mapped (file size)
+  uint64_t size() const { return size_; }  // bytes mapped (file size): a power of two
   const proto::ShmGeometry &geometry() const { return geo_; }
 
   proto::ShmHeader *header() const { return reinterpret_cast<proto::ShmHeader *>(base_); }

@@ -5,6 +5,7 @@
 //   ferry-dataplane [--log-level LEVEL]... CONFIG.yaml   exit 0 after SIGINT/SIGTERM, 2 on a
 //                                                        bad command line or configuration
 //   ferry-dataplane --check CONFIG.yaml                  validate only; --help, --version
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ void serve(const config::DataplaneConfig &cfg, const services::TestDrops &drops)
   std::vector<std::vector<uint32_t>> lane_channels(cfg.lanes);
   for (const auto &g : cfg.guests) {
     regions.push_back(std::make_unique<dataplane::HostRegion>(g));
+    std::fprintf(stderr, "ferry-dataplane: region %s: %llu bytes (channel %u)\n", g.path.c_str(),
+                 static_cast<unsigned long long>(regions.back()->size()), g.channel);
     relays.push_back(std::make_unique<dataplane::HostRelay>(*regions.back()));
     lane_relays[g.lane].push_back(relays.back().get());
     lane_channels[g.lane].push_back(g.channel);

@@ -1,9 +1,11 @@
 // The data plane's shared-memory side on its own: region creation and formatting, SQ -> record
 // draining, CQ filling with backpressure, and the DMA window (serving reads, storing writes).
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -76,6 +78,22 @@ TEST(HostRegion, creates_formats_and_removes_the_region_file) {
     EXPECT_EQ(region.header()->host.state, static_cast<uint32_t>(proto::ShmState::kFormatted));
   }
   EXPECT_NE(access(r.path.c_str(), F_OK), 0) << "region file left behind";
+}
+
+// The region becomes the guest's ivshmem BAR, and a PCI BAR's size is a power of two.
+TEST(HostRegion, the_region_file_is_a_power_of_two_in_size) {
+  for (uint32_t chunks : {1u, 3u, 17u, 100u}) {
+    config::GuestRegion r = small_region();
+    r.n_chunks = chunks;
+    HostRegion region(r);
+    struct stat st {};
+    ASSERT_EQ(stat(r.path.c_str(), &st), 0);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    EXPECT_EQ(size, region.size());
+    EXPECT_TRUE(std::has_single_bit(size)) << size << " bytes for " << chunks << " chunks";
+    EXPECT_GE(size, proto::shm_region_size(region.geometry()));
+    EXPECT_LT(size / 2, proto::shm_region_size(region.geometry())) << "more than needed";
+  }
 }
 
 TEST(HostRegion, replaces_a_stale_file_with_a_zeroed_region) {
