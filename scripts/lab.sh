@@ -7,6 +7,8 @@
 #   lab.sh up [--transport T] [--security S] [--dp-lcore N] [--dn-lcore N]
 #             [--idle spin|spin-then-yield|spin-then-sleep] [--spin-polls N]
 #             [--faults FILE]   (a `faults:` YAML section appended to the data plane's file)
+#             [--vm]            (the guest in a QEMU VM over ivshmem: scripts/vm.sh boots it,
+#                               its example drivers run inside against the lab; it stays up)
 #   lab.sh down
 #   lab.sh status
 #
@@ -60,6 +62,7 @@ stop_service() {  # stop_service NAME
 
 lab_down() {
   require_root
+  bash "$root/scripts/vm.sh" stop "$state"
   stop_service ferry-dataplane
   stop_service ferry-device-node
   # Processes of ours still inside the namespaces (e.g. after a crash of this script).
@@ -89,6 +92,11 @@ lab_status() {
     ip netns list | grep -qw "$ns" && echo "  namespace $ns: present" || echo "  namespace $ns: missing"
   done
   echo "  guest configs: $state/guest-edu.yaml $state/guest-accel.yaml"
+  if [ -f "$state/vm.pid" ]; then
+    if kill -0 "$(cat "$state/vm.pid")" 2>/dev/null; then
+      echo "  vm: running (pid $(cat "$state/vm.pid"), console $state/vm.log)$(grep -a '^ferry-vm: done' "$state/vm.log" | tr -d '\r' | sed 's/^ferry-vm: done/; its drivers:/')"
+    else echo "  vm: NOT running (console $state/vm.log)"; fi
+  fi
 }
 
 render() {  # render TEMPLATE OUT: replaces every @NAME@ with the value of shell variable NAME
@@ -102,7 +110,7 @@ render() {  # render TEMPLATE OUT: replaces every @NAME@ with the value of shell
 }
 
 lab_up() {
-  local transport=kernel-udp security=confidential faults=
+  local transport=kernel-udp security=confidential faults= vm=0
   # Defaults from the layout study (docs/layout.md): on 2 cores both services poll on lcore 0
   # and yield after one empty poll, which leaves core 1 to the guest (ferry bench pins it
   # there); with --idle spin give each service its own lcore.
@@ -117,6 +125,7 @@ lab_up() {
       --idle) IDLE_MODE=${2:?}; shift 2 ;;
       --spin-polls) IDLE_SPIN=${2:?}; shift 2 ;;
       --faults) faults=${2:?}; shift 2 ;;
+      --vm) vm=1; shift ;;
       *) die "unknown option $1 (see: ./ferry lab --help)" ;;
     esac
   done
@@ -194,8 +203,12 @@ lab_up() {
   wait_ready ferry-device-node "$state/device-node.ready"
   start_service $ns_cvm ferry-dataplane "$state/dataplane.yaml"
   wait_ready ferry-dataplane "$state/dataplane.ready"
+  if [ "$vm" = 1 ]; then
+    FERRY_VM_KEEP=1 bash "$root/scripts/vm.sh" start "$state" "$bin" "$state/guest-edu.yaml" "$state/guest-accel.yaml"
+    bash "$root/scripts/vm.sh" wait "$state" "${FERRY_VM_TIMEOUT:-900}" || die "the drivers in the VM failed (console: $state/vm.log)"
+  fi
   trap - EXIT
-  say "up: $transport, security $security, data plane on lcore $DP_LCORE, device node on lcore $DN_LCORE"
+  say "up: $transport, security $security, data plane on lcore $DP_LCORE, device node on lcore $DN_LCORE$([ "$vm" = 1 ] && echo ", guest in a VM")"
   echo "guest-config: $state/guest-edu.yaml"
 }
 
