@@ -92,6 +92,10 @@ lab_status() {
     ip netns list | grep -qw "$ns" && echo "  namespace $ns: present" || echo "  namespace $ns: missing"
   done
   echo "  guest configs: $state/guest-edu.yaml $state/guest-accel.yaml"
+  local r
+  for r in "$state"/huge/region-*; do
+    [ -f "$r" ] && echo "  region $r: $(stat -c %s "$r") bytes (the guest's ivshmem BAR: a power of two)"
+  done
   if [ -f "$state/vm.pid" ]; then
     if kill -0 "$(cat "$state/vm.pid")" 2>/dev/null; then
       echo "  vm: running (pid $(cat "$state/vm.pid"), console $state/vm.log)$(grep -a '^ferry-vm: done' "$state/vm.log" | tr -d '\r' | sed 's/^ferry-vm: done/; its drivers:/')"

@@ -14,7 +14,9 @@
 # The jobs (STATE/vm/root/ferry/jobs): for each guest config, the example driver its device
 # runs (edu or accel, by device_id: 1 edu, 2 accel, as the lab numbers them), then ferry-probe's
 # MMIO read latency against the edu device. FERRY_VM_KERNEL overrides the kernel;
-# FERRY_VM_KEEP=1 keeps the VM up after its jobs (the lab's `up --vm`).
+# FERRY_VM_KEEP=1 keeps the VM up after its jobs (the lab's `up --vm`); FERRY_VM_JOBS=FILE
+# replaces the jobs (lines `LABEL COMMAND...`, configs at /ferry/guest0.yaml, ...) and
+# FERRY_VM_EXTRA="BINARY..." adds binaries to /ferry (the restart test's workload).
 set -euo pipefail
 
 say() { printf 'vm: %s\n' "$*" >&2; }
@@ -59,6 +61,10 @@ build_initramfs() {  # build_initramfs STATE BUILD GUEST_YAML...
     [ -x "$build/$b" ] || die "$build/$b not built"
     cp "$build/$b" "$root/ferry/"
   done
+  for b in ${FERRY_VM_EXTRA:-}; do
+    [ -x "$b" ] || die "$b: not an executable"
+    cp "$b" "$root/ferry/"
+  done
   local lib
   for lib in $(LD_LIBRARY_PATH=$build/guest-shim ldd "$root"/ferry/* | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}' | sort -u); do
     mkdir -p "$root$(dirname "$lib")"
@@ -83,6 +89,7 @@ build_initramfs() {  # build_initramfs STATE BUILD GUEST_YAML...
     esac
     i=$((i + 1))
   done
+  [ -z "${FERRY_VM_JOBS:-}" ] || cp "$FERRY_VM_JOBS" "$root/ferry/jobs"
   (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$state/vm/initrd.gz"
 }
 
@@ -141,5 +148,5 @@ case "${1:-}" in
   wait) shift; vm_wait "$@" ;;
   stop) shift; vm_stop "$@" ;;
   kernel) vm_kernel ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 2 ;;
 esac

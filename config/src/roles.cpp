@@ -1,10 +1,13 @@
 // The three role loaders: which keys each role's file has, their ranges and cross-checks.
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "faults.h"
@@ -51,8 +54,44 @@ void check_lane(const MapReader &m, uint64_t lane, uint32_t lanes) {
                        std::to_string(lanes) + " (lanes are numbered from 0)");
 }
 
+// owner/group: a name this host knows, or a number.
+int64_t read_id(const MapReader &m, const char *key, bool user) {
+  if (!m.has(key)) return -1;
+  std::string name;
+  m.get(key, name);
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    uint64_t id = 0;
+    m.get_u64(key, id, 0, 0xfffffffeu);
+    return static_cast<int64_t>(id);
+  }
+  if (user) {
+    if (const passwd *pw = getpwnam(name.c_str())) return pw->pw_uid;
+    m.fail(key, "no user '" + name + "' on this host");
+  }
+  if (const group *gr = getgrnam(name.c_str())) return gr->gr_gid;
+  m.fail(key, "no group '" + name + "' on this host");
+}
+
 void read_guest_region(const MapReader &m, GuestRegion &g) {
-  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base", "lane"});
+  m.only({"path", "channel", "queues", "ring_slots", "chunk_size", "chunks", "dma_base", "lane",
+          "owner", "group", "mode"});
+  g.uid = read_id(m, "owner", true);
+  g.gid = read_id(m, "group", false);
+  if (m.has("mode")) {
+    std::string mode;
+    m.get("mode", mode);
+    size_t used = 0;
+    unsigned long v = 0;
+    try {
+      v = std::stoul(mode, &used, 8);
+    } catch (const std::exception &) {
+      used = 0;
+    }
+    if (mode.empty() || used != mode.size() || v > 0777)
+      m.fail("mode", "'" + mode + "' is not a file mode in octal (e.g. '0660')");
+    if (v & 0002) m.fail("mode", "'" + mode + "': a region must not be writable by everyone");
+    g.mode = static_cast<uint32_t>(v);
+  }
   m.get_uint("lane", g.lane, 0, kMaxLanes - 1);
   m.require("path");
   m.get("path", g.path);

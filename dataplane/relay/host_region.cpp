@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -35,7 +36,8 @@ uint64_t hugetlbfs_page_size(const std::string &path) {
 
 }  // namespace
 
-HostRegion::HostRegion(const config::GuestRegion &region) : path_(region.path) {
+HostRegion::HostRegion(const config::GuestRegion &region, AtExit at_exit)
+    : path_(region.path), at_exit_(at_exit) {
   geo_.channel = region.channel;
   geo_.n_queues = region.n_queues;
   geo_.ring_slots = region.ring_slots;
@@ -51,43 +53,76 @@ HostRegion::HostRegion(const config::GuestRegion &region) : path_(region.path) {
   // must be one. (A power of two at least the huge page size is a multiple of it.)
   size_ = std::bit_ceil(size_);
 
-  // A stale file of this name (a data plane that crashed) is replaced, never reused: the
-  // region must start zeroed and freshly formatted.
-  if (unlink(path_.c_str()) != 0 && errno != ENOENT) throw sys_error(path_, "removing stale file");
-  int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-  if (fd < 0) throw sys_error(path_, "creating");
-  if (ftruncate(fd, static_cast<off_t>(size_)) != 0) {
-    auto e = sys_error(path_, "sizing");
+  // Reuse a file of exactly this size in place: a VM maps it as its BAR and keeps it across
+  // data plane restarts. Anything else of this name is replaced.
+  int fd = open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st {};
+  if (fd >= 0 &&
+      (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size_)) {
     close(fd);
-    unlink(path_.c_str());
+    fd = -1;
+  }
+  reused_ = fd >= 0;
+  if (!reused_) {
+    if (unlink(path_.c_str()) != 0 && errno != ENOENT)
+      throw sys_error(path_, "removing a file of another size");
+    fd = open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    if (fd < 0) throw sys_error(path_, "creating");
+  }
+  auto fail = [&](const char *what) {
+    auto e = sys_error(path_, what);
+    close(fd);
+    if (!reused_) unlink(path_.c_str());
+    return e;
+  };
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    auto e = std::runtime_error("region " + path_ + ": in use by another data plane (locked)");
+    close(fd);
     throw e;
   }
+  if (!reused_ && ftruncate(fd, static_cast<off_t>(size_)) != 0) throw fail("sizing");
+  // For the hypervisor's user that maps it (guests[].owner, group, mode).
+  if (fchmod(fd, static_cast<mode_t>(region.mode)) != 0) throw fail("setting its mode");
+  if ((region.uid >= 0 || region.gid >= 0) &&
+      fchown(fd, static_cast<uid_t>(region.uid), static_cast<gid_t>(region.gid)) != 0)
+    throw fail("setting its owner or group");
   void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (p == MAP_FAILED) {
-    auto e = sys_error(path_, "mapping (no free huge pages?)");
-    close(fd);
-    unlink(path_.c_str());
-    throw e;
-  }
-  close(fd);
+  if (p == MAP_FAILED) throw fail("mapping (no free huge pages?)");
+  lock_fd_ = fd;  // the lock lives as long as this object
   base_ = static_cast<uint8_t *>(p);
+
+  auto *h = header();
+  if (reused_) {
+    // The guest stops at once (not ready), then sees a new generation: its session is gone.
+    set_state(proto::ShmState::kNone);
+    const uint32_t old =
+        std::atomic_ref<uint32_t>(h->host.generation).load(std::memory_order_acquire);
+    if (h->layout.magic.get() == proto::kShmMagic) generation_ = old + 1 == 0 ? 1 : old + 1;
+  }
   std::memset(base_, 0, size_);
   proto::shm_format(base_, size_, geo_);
+  std::atomic_ref<uint32_t>(h->host.generation).store(generation_, std::memory_order_release);
 
   proto::ShmGeometry check;
   std::string err = proto::shm_validate(base_, size_, check, queues_offset_, queue_stride_,
                                         meta_offset_, window_offset_);
   if (!err.empty()) {
     munmap(base_, size_);
-    unlink(path_.c_str());
+    base_ = nullptr;
+    close(lock_fd_);
+    if (!reused_) unlink(path_.c_str());
     throw std::runtime_error("region " + path_ + ": formatted header does not validate: " + err);
   }
   set_state(proto::ShmState::kFormatted);
 }
 
 HostRegion::~HostRegion() {
-  if (base_ != nullptr) munmap(base_, size_);
-  unlink(path_.c_str());
+  if (base_ != nullptr) {
+    set_state(proto::ShmState::kNone);
+    munmap(base_, size_);
+  }
+  if (at_exit_ == AtExit::kRemove) unlink(path_.c_str());
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 proto::RingHeader *HostRegion::sq(uint32_t queue) const {

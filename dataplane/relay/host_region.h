@@ -15,10 +15,15 @@ namespace ferry::dataplane {
 
 class HostRegion {
  public:
-  // Creates region.path (replacing a stale file of that name), maps and formats it for the
-  // geometry in `region`. Throws std::runtime_error naming the path and what failed.
-  explicit HostRegion(const config::GuestRegion &region);
-  // Unmaps; removes the file, which this object created.
+  // What happens to the file when this object goes away.
+  enum class AtExit { kRemove, kKeep };
+  // Maps and formats region.path for the geometry in `region`. A file of that name and exactly
+  // the size this geometry needs is reused in place (a VM may hold it as its BAR): it is marked
+  // not ready, reformatted, and its generation (ShmHostLine) goes up by one. Any other file of
+  // that name is replaced. The file is locked (flock) while this object lives: a second data
+  // plane on the same region fails. Throws std::runtime_error naming the path and what failed.
+  explicit HostRegion(const config::GuestRegion &region, AtExit at_exit = AtExit::kRemove);
+  // Marks the region not ready and unmaps; removes the file unless kKeep.
   ~HostRegion();
   HostRegion(const HostRegion &) = delete;
   HostRegion &operator=(const HostRegion &) = delete;
@@ -26,6 +31,8 @@ class HostRegion {
   const std::string &path() const { return path_; }
   uint8_t *base() const { return base_; }
   uint64_t size() const { return size_; }  // bytes mapped (file size): a power of two
+  uint32_t generation() const { return generation_; }
+  bool reused() const { return reused_; }  // an existing file was reformatted in place
   const proto::ShmGeometry &geometry() const { return geo_; }
 
   proto::ShmHeader *header() const { return reinterpret_cast<proto::ShmHeader *>(base_); }
@@ -51,6 +58,10 @@ class HostRegion {
   uint64_t queues_offset_ = 0, queue_stride_ = 0, meta_offset_ = 0, window_offset_ = 0;
   uint64_t size_ = 0;
   uint8_t *base_ = nullptr;
+  int lock_fd_ = -1;
+  uint32_t generation_ = 1;
+  bool reused_ = false;
+  AtExit at_exit_;
 };
 
 }  // namespace ferry::dataplane

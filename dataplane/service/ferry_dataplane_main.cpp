@@ -25,9 +25,13 @@ void serve(const config::DataplaneConfig &cfg, const services::TestDrops &drops)
   std::vector<std::vector<dataplane::HostRelay *>> lane_relays(cfg.lanes);
   std::vector<std::vector<uint32_t>> lane_channels(cfg.lanes);
   for (const auto &g : cfg.guests) {
-    regions.push_back(std::make_unique<dataplane::HostRegion>(g));
-    std::fprintf(stderr, "ferry-dataplane: region %s: %llu bytes (channel %u)\n", g.path.c_str(),
-                 static_cast<unsigned long long>(regions.back()->size()), g.channel);
+    // Kept at exit: a VM may hold the file as its BAR; the next start reuses it in place.
+    regions.push_back(
+        std::make_unique<dataplane::HostRegion>(g, dataplane::HostRegion::AtExit::kKeep));
+    const dataplane::HostRegion &r = *regions.back();
+    std::fprintf(stderr, "ferry-dataplane: region %s: %llu bytes (channel %u), %s, generation %u\n",
+                 g.path.c_str(), static_cast<unsigned long long>(r.size()), g.channel,
+                 r.reused() ? "reused in place" : "new", r.generation());
     relays.push_back(std::make_unique<dataplane::HostRelay>(*regions.back()));
     lane_relays[g.lane].push_back(relays.back().get());
     lane_channels[g.lane].push_back(g.channel);
@@ -45,7 +49,7 @@ void serve(const config::DataplaneConfig &cfg, const services::TestDrops &drops)
       services::lane_service(cfg, "ferry-dataplane", "dataplane", engine::Role::kConnect,
                              std::to_string(cfg.guests.size()) + " guest(s)"),
       lanes, opt, drops);
-}  // relays mark their regions gone, regions unlink their files
+}  // relays mark their regions gone; the region files stay
 
 config::DataplaneConfig load(const char *path) {
   config::DataplaneConfig cfg = config::load_dataplane(path);

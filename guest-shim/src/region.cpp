@@ -38,6 +38,11 @@ Region::Region(const std::string &path) : path_(path) {
   close(fd);
   if (p == MAP_FAILED) throw region_error(path, std::string("cannot map: ") + std::strerror(e));
   base_ = static_cast<uint8_t *>(p);
+  // Before the layout: a reformat after this read changes the generation, and host_ready()
+  // then never holds for this mapping.
+  generation_ =
+      std::atomic_ref<uint32_t>(reinterpret_cast<proto::ShmHeader *>(base_)->host.generation)
+          .load(std::memory_order_acquire);
   std::string err = proto::shm_validate(base_, size_, geo_, queues_offset_, queue_stride_,
                                         meta_offset_, window_offset_);
   if (!err.empty()) {
@@ -72,7 +77,9 @@ uint8_t *Region::chunk(uint32_t chunk) const {
 bool Region::host_ready() const {
   auto *h = reinterpret_cast<proto::ShmHeader *>(base_);
   return std::atomic_ref<uint32_t>(h->host.state).load(std::memory_order_acquire) ==
-         static_cast<uint32_t>(proto::ShmState::kHostReady);
+             static_cast<uint32_t>(proto::ShmState::kHostReady) &&
+         std::atomic_ref<uint32_t>(h->host.generation).load(std::memory_order_acquire) ==
+             generation_;
 }
 
 uint64_t Region::heartbeat() const {

@@ -25,8 +25,11 @@ class Region {
   proto::ChunkMeta *meta(uint32_t chunk) const;
   uint8_t *chunk(uint32_t chunk) const;
 
-  // Host runtime line: untrusted, used only to tell a dead host from a slow device.
+  // Host runtime line: untrusted, used only to tell a dead host from a slow device. Ready
+  // means: marked ready, by the same start of the data plane (generation) as at open; a data
+  // plane that restarted and reformatted the region in place is not this session's.
   bool host_ready() const;
+  uint32_t generation() const { return generation_; }
   uint64_t heartbeat() const;
   // Guest runtime line.
   void set_attached(bool attached);
@@ -38,6 +41,7 @@ class Region {
   proto::ShmGeometry geo_;
   uint64_t queues_offset_ = 0, queue_stride_ = 0, meta_offset_ = 0, window_offset_ = 0;
   uint64_t ring_bytes_ = 0;
+  uint32_t generation_ = 0;
 };
 
 }  // namespace ferry::guest

@@ -187,6 +187,36 @@ TEST(DataplaneConfig, valid_file_parses) {
   EXPECT_EQ(c.eal.lcores, std::vector<unsigned>{1});
 }
 
+TEST(DataplaneConfig, a_regions_owner_group_and_mode_are_read_by_name_or_number) {
+  TempYaml y(std::string(kDataplane) + "    owner: root\n    group: 65534\n    mode: '0640'\n");
+  DataplaneConfig c = load_dataplane(y.path());
+  ASSERT_EQ(c.guests.size(), 1u);
+  EXPECT_EQ(c.guests[0].uid, 0);
+  EXPECT_EQ(c.guests[0].gid, 65534);
+  EXPECT_EQ(c.guests[0].mode, 0640u);
+  TempYaml defaults(kDataplane);
+  c = load_dataplane(defaults.path());
+  EXPECT_EQ(c.guests[0].uid, -1);
+  EXPECT_EQ(c.guests[0].gid, -1);
+  EXPECT_EQ(c.guests[0].mode, 0660u);
+}
+
+TEST(DataplaneConfig, an_unknown_group_or_a_bad_mode_of_a_region_is_named) {
+  struct Case {
+    const char *line, *key, *why;
+  } cases[] = {{"    group: no-such-group-here\n", "guests[0].group", "no group"},
+               {"    owner: no-such-user-here\n", "guests[0].owner", "no user"},
+               {"    mode: '0966'\n", "guests[0].mode", "octal"},
+               {"    mode: '0666'\n", "guests[0].mode", "everyone"}};
+  for (const Case &k : cases) {
+    TempYaml y(std::string(kDataplane) + k.line);
+    ConfigError e = expect_error([&] { load_dataplane(y.path()); });
+    EXPECT_EQ(e.key(), k.key) << e.what();
+    EXPECT_EQ(e.line(), 15) << e.what();
+    EXPECT_NE(std::string(e.what()).find(k.why), std::string::npos) << e.what();
+  }
+}
+
 TEST(DataplaneConfig, bad_pci_address_is_named) {
   std::string text = kDataplane;
   text.insert(text.find("transport:"), "  allow: ['0000:zz:00.0']\n");

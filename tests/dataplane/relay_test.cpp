@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,10 @@
 #include "ferry/proto/descriptor.h"
 #include "ferry/proto/frame.h"
 #include "ferry/proto/shm_ring.h"
+#include "region.h"
 #include "relay/host_region.h"
 #include "relay/host_relay.h"
+#include "require.h"
 #include "responder.h"
 
 namespace ferry {
@@ -78,6 +81,86 @@ TEST(HostRegion, creates_formats_and_removes_the_region_file) {
     EXPECT_EQ(region.header()->host.state, static_cast<uint32_t>(proto::ShmState::kFormatted));
   }
   EXPECT_NE(access(r.path.c_str(), F_OK), 0) << "region file left behind";
+}
+
+// A data plane restart keeps a VM's BAR: the same file (same inode) is reformatted in place
+// with the next generation, and a guest that had it mapped sees its session's host gone.
+TEST(HostRegion, a_kept_file_of_the_same_size_is_reused_in_place_with_the_next_generation) {
+  config::GuestRegion r = small_region();
+  struct stat first {
+  }, second{};
+  std::unique_ptr<guest::Region> mapped;
+  {
+    HostRegion region(r, HostRegion::AtExit::kKeep);
+    EXPECT_FALSE(region.reused());
+    EXPECT_EQ(region.generation(), 1u);
+    region.set_state(proto::ShmState::kHostReady);
+    mapped = std::make_unique<guest::Region>(r.path);  // as the VM's shim maps its BAR
+    EXPECT_TRUE(mapped->host_ready());
+    ASSERT_EQ(stat(r.path.c_str(), &first), 0);
+  }
+  ASSERT_EQ(stat(r.path.c_str(), &second), 0) << "a kept region file was removed";
+  EXPECT_FALSE(mapped->host_ready()) << "a stopped data plane still looks ready";
+  {
+    HostRegion region(r, HostRegion::AtExit::kRemove);
+    EXPECT_TRUE(region.reused());
+    EXPECT_EQ(region.generation(), 2u);
+    ASSERT_EQ(stat(r.path.c_str(), &second), 0);
+    EXPECT_EQ(second.st_ino, first.st_ino) << "the file was replaced, not reused";
+    region.set_state(proto::ShmState::kHostReady);
+    EXPECT_FALSE(mapped->host_ready()) << "the old session took the new generation for its own";
+    guest::Region reopened(r.path);
+    EXPECT_EQ(reopened.generation(), 2u);
+    EXPECT_TRUE(reopened.host_ready());
+  }
+  EXPECT_NE(access(r.path.c_str(), F_OK), 0) << "region file left behind";
+}
+
+TEST(HostRegion, a_file_of_another_size_is_replaced_and_starts_at_generation_one) {
+  config::GuestRegion r = small_region();
+  { HostRegion region(r, HostRegion::AtExit::kKeep); }
+  struct stat first {};
+  ASSERT_EQ(stat(r.path.c_str(), &first), 0);
+  r.n_chunks = 4096;  // another geometry: another size
+  HostRegion region(r);
+  struct stat second {};
+  ASSERT_EQ(stat(r.path.c_str(), &second), 0);
+  EXPECT_FALSE(region.reused());
+  EXPECT_EQ(region.generation(), 1u);
+  EXPECT_EQ(static_cast<uint64_t>(second.st_size), region.size());
+}
+
+// The hypervisor's user (QEMU, libvirt-qemu) maps the file: owner, group and mode as
+// configured, on a new file and on one reused in place.
+TEST(HostRegion, the_file_gets_the_configured_owner_group_and_mode) {
+  FERRY_REQUIRE(geteuid() == 0, "changing a file's owner needs root");
+  config::GuestRegion r = small_region();
+  r.uid = 65534;
+  r.gid = 65534;
+  r.mode = 0640;
+  for (int start = 0; start < 2; ++start) {
+    HostRegion region(r, start == 0 ? HostRegion::AtExit::kKeep : HostRegion::AtExit::kRemove);
+    EXPECT_EQ(region.reused(), start == 1);
+    struct stat st {};
+    ASSERT_EQ(stat(r.path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u);
+    EXPECT_EQ(st.st_gid, 65534u);
+    EXPECT_EQ(st.st_mode & 07777, start == 0 ? 0640u : 0660u);
+    r.mode = 0660;  // the second start changes the mode of the reused file
+  }
+}
+
+TEST(HostRegion, a_second_data_plane_on_the_same_region_is_refused) {
+  config::GuestRegion r = small_region();
+  HostRegion first(r);
+  try {
+    HostRegion second(r);
+    ADD_FAILURE() << "two data planes formatted one region";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another data plane"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(first.header()->host.generation, 1u) << "the refused one touched the region";
 }
 
 // The region becomes the guest's ivshmem BAR, and a PCI BAR's size is a power of two.

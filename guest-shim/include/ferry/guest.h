@@ -15,7 +15,8 @@
  *               device (a sequence gap), so nothing after it ran, or something the device
  *               sent never reached the guest (a completion, interrupt or DMA announcement
  *               withheld); every later call fails this way until the device is reopened
- *   -ENOTCONN   the data plane is gone (region no longer marked ready, heartbeat stopped)
+ *   -ENOTCONN   the data plane is gone (region no longer marked ready, heartbeat stopped, or
+ *               restarted: the region reformatted with a new generation); close and reopen
  *               or the device lost the session
  *   -EINVAL     bad argument (BAR, range outside a mapping, unknown pointer, ...)
  *   -ENOMEM     the DMA window (or private memory or address space) is exhausted

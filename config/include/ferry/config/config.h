@@ -102,6 +102,10 @@ struct GuestRegion {
   uint32_t n_chunks = 1024;
   uint64_t dma_base = 0x1000000;
   uint32_t lane = 0;  // the polling lane (lcore) that serves this guest, below lanes
+  // The file's owner, group and mode, for the hypervisor's user (QEMU/libvirt) that maps it:
+  // -1 leaves the owner or group as created (the data plane's user).
+  int64_t uid = -1, gid = -1;
+  uint32_t mode = 0660;
 };
 
 struct DataplaneConfig {

@@ -22,7 +22,8 @@ inline constexpr uint32_t kShmVersion = 1;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kShmHeaderSize = 4096;
 
-enum class ShmState : uint32_t { kFormatted = 1, kHostReady = 2 };
+// kNone: being (re)formatted, or its data plane is gone.
+enum class ShmState : uint32_t { kNone = 0, kFormatted = 1, kHostReady = 2 };
 
 struct alignas(kCacheLine) ShmLayoutLine {  // written once by the host when it formats
   le64 magic;
@@ -44,7 +45,10 @@ struct alignas(kCacheLine) ShmLayoutLine {  // written once by the host when it 
 
 struct alignas(kCacheLine) ShmHostLine {  // host writes at run time
   uint32_t state;       // ShmState
-  uint32_t reserved;
+  // Which start of the data plane formatted the region: 1 for a new file, one more each time a
+  // data plane reformats the same file in place (a VM keeps its BAR across data plane
+  // restarts); never 0 once formatted. A guest whose generation changed reopens.
+  uint32_t generation;
   uint64_t heartbeat;   // incremented by the data plane's housekeeping
 };
 
