@@ -9,6 +9,7 @@
 #             [--faults FILE]   (a `faults:` YAML section appended to the data plane's file)
 #             [--vm]            (the guest in a QEMU VM over ivshmem: scripts/vm.sh boots it,
 #                               its example drivers run inside against the lab; it stays up)
+#   lab.sh restart ferry-dataplane|ferry-device-node   (start it again, e.g. after kill -9)
 #   lab.sh down
 #   lab.sh status
 #
@@ -231,9 +232,28 @@ wait_ready() {  # wait_ready NAME READY_FILE: until the service says it serves, 
   die "$1 not ready after 30 s"
 }
 
+# Starts one of the lab's services again with its config (stopping it first if it still
+# runs) and waits until it serves: what a unit's Restart= does.
+lab_restart() {  # lab_restart NAME
+  require_root
+  [ -f "$state/lab.env" ] || die "no lab is up"
+  local ns short
+  case "${1:-}" in
+    ferry-dataplane) ns=$ns_cvm short=dataplane ;;
+    ferry-device-node) ns=$ns_acc short=device-node ;;
+    *) die "restart: name ferry-dataplane or ferry-device-node" ;;
+  esac
+  stop_service "$1"
+  rm -f "$state/$short.ready"  # a killed service leaves its ready file behind
+  start_service "$ns" "$1" "$state/$short.yaml"
+  wait_ready "$1" "$state/$short.ready"
+  say "restarted $1"
+}
+
 case "${1:-}" in
   up) shift; lab_up "$@" ;;
+  restart) shift; lab_restart "$@" ;;
   down) lab_down ;;
   status) lab_status ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -84,9 +84,7 @@ else
   else
     kill -KILL "$(cat "$state/ferry-dataplane.pid")"
     sleep 1
-    ip netns exec ferry-cvm setsid "$build/dataplane/service/ferry-dataplane" "$state/dataplane.yaml" \
-      >>"$state/ferry-dataplane.log" 2>&1 </dev/null &
-    echo $! >"$state/ferry-dataplane.pid"
+    lab restart ferry-dataplane >>"$build/vm-test-lab.log" 2>&1 || bad "lab restart ferry-dataplane failed"
     bash "$src/scripts/vm.sh" wait "$state" 900 || bad "the workload in the VM did not finish after the restart"
     log=$(tr -d '\r' <"$state/vm.log")
     grep -q 'region .*region-edu: .* reused in place, generation 2' "$state/ferry-dataplane.log" ||
